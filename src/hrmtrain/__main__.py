@@ -1,0 +1,3 @@
+from hrmtrain.cli import main
+
+main()

@@ -1,0 +1,95 @@
+"""`hrmtrain <stage> [hydra overrides]`: dispatch a stage to its Hydra entry point."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+USAGE = """usage: hrmtrain <stage> [key=value ...] [hydra flags]
+
+Stages:
+{stages}
+
+Overrides use Hydra syntax, e.g.
+  hrmtrain train trainer.max_steps=50 model.base=/path/to/Qwen3-8B
+  hrmtrain train experiment=seed_lmodule model.base=tiny
+  hrmtrain train model.lora.enabled=true trainer.precision=fp32
+  hrmtrain train trainer.resume=true run.name=my-run
+  hrmtrain train --cfg job          (print the composed config and exit)
+  hrmtrain train --help             (Hydra's help: config groups and every key)
+
+Multi-process: torchrun --nproc-per-node 2 -m hrmtrain train trainer.strategy=ddp
+"""
+
+
+@dataclass(frozen=True)
+class Stage:
+    entry: str  # "module:function" taking the composed DictConfig
+    summary: str
+
+
+STAGES: dict[str, Stage] = {
+    "data": Stage("hrmtrain.data.stage:run", "write the SFT dataset to data.path (bundled sample household data)"),
+    "train": Stage("hrmtrain.train.stage:run", "supervised fine-tuning of the L-Module (full or LoRA)"),
+    "report": Stage("hrmtrain.report:run", "write runs/<name>/report.html for a finished run"),
+    "pipeline": Stage("hrmtrain.pipeline:run", "data, train and report, in order, on the configured model"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, STAGES))
+    lines = "\n".join(f"  {name.ljust(width)}  {s.summary}" for name, s in STAGES.items())
+    return USAGE.format(stages=lines)
+
+
+def _load(entry: str):
+    module, func = entry.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def run_stage(stage: str, cfg) -> None:
+    """Validate the config, then run the stage; user errors become one message and exit 2."""
+    from hrmtrain.config import check_values
+    from hrmtrain.errors import HrmError
+
+    try:
+        check_values(cfg)
+        _load(STAGES[stage].entry)(cfg)
+    except HrmError as exc:
+        print(f"hrmtrain {stage}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return
+    if argv[0] in ("-V", "--version"):
+        from hrmtrain import __version__
+
+        print(f"hrmtrain {__version__}")
+        return
+    stage = argv[0]
+    if stage not in STAGES:
+        print(f"hrmtrain: unknown stage {stage!r}\n\n{_usage()}", file=sys.stderr)
+        sys.exit(2)
+
+    import hydra
+
+    from hrmtrain.config import register
+
+    register()
+
+    def task(cfg):
+        run_stage(stage, cfg)
+
+    sys.argv = [f"hrmtrain-{stage}", *argv[1:]]
+    conf_dir = str(Path(__file__).resolve().parent / "conf")
+    hydra.main(config_path=conf_dir, config_name="config", version_base="1.3")(task)()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Structured config (the schema every Hydra config is checked against).
+
+Hydra merges YAML and command-line overrides into these dataclasses, so an unknown key, a value
+of the wrong type or a value outside an Enum fails at compose time with the full key in the
+message, before any work is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Optional
+
+from hydra.core.config_store import ConfigStore
+
+
+class Precision(str, Enum):
+    bf16 = "bf16"
+    fp16 = "fp16"
+    fp32 = "fp32"
+
+
+class Quant(str, Enum):
+    none = "none"
+    nvfp4 = "nvfp4"
+
+
+class Strategy(str, Enum):
+    auto = "auto"
+    ddp = "ddp"
+    fsdp = "fsdp"
+
+
+class Schedule(str, Enum):
+    cosine = "cosine"
+    linear = "linear"
+    constant = "constant"
+
+
+class WandbMode(str, Enum):
+    auto = "auto"
+    online = "online"
+    offline = "offline"
+    disabled = "disabled"
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: int = 240
+    gradient_accumulation_steps: int = 1
+    lr: float = 3e-3
+    batch_size: int = 8
+    precision: Precision = Precision.bf16
+    warmup_steps: int = 20
+    schedule: Schedule = Schedule.cosine
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    max_length: int = 1024
+    loss_chunk_size: int = 512
+    eval_every: int = 40
+    log_every: int = 10
+    checkpoint_every: int = 80
+    keep_checkpoints: int = 2
+    resume: bool = False
+    seed: int = 0
+    device: str = "auto"
+    strategy: Strategy = Strategy.auto
+    num_threads: Optional[int] = None
+
+
+@dataclass
+class LoraConfig:
+    enabled: bool = False
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: str = "all-linear"
+
+
+@dataclass
+class TinyModelConfig:
+    """Shape of the built-in `tiny` Qwen3 (random init, real Qwen3 tokenizer)."""
+
+    hidden_size: int = 64
+    intermediate_size: int = 192
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    head_dim: int = 16
+    seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    base: str = "tiny"
+    target: str = "L-Module"
+    quant: Quant = Quant.none
+    revision: Optional[str] = None
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
+
+
+@dataclass
+class DataConfig:
+    path: str = "data/sft"
+    val_ratio: float = 0.05
+    enable_thinking: bool = False
+    sample_rows: int = 480
+    seed: int = 0
+
+
+@dataclass
+class LoggingConfig:
+    wandb_project: str = "hrm-lmodule"
+    wandb_mode: WandbMode = WandbMode.auto
+    wandb_entity: Optional[str] = None
+
+
+@dataclass
+class RunConfig:
+    name: Optional[str] = None
+    dir: str = "runs"
+
+
+@dataclass
+class HrmConfig:
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+class ConfigValueError(ValueError):
+    """A value that type-checks but is out of range; names the key."""
+
+    def __init__(self, key: str, value, allowed: str):
+        super().__init__(f"Invalid value {value!r} for config key '{key}': expected {allowed}")
+        self.key = key
+
+
+def check_values(cfg) -> None:
+    """Range checks the type system cannot express; raise ConfigValueError naming the key."""
+    t, d = cfg.trainer, cfg.data
+    positive = {
+        "trainer.max_steps": t.max_steps,
+        "trainer.gradient_accumulation_steps": t.gradient_accumulation_steps,
+        "trainer.batch_size": t.batch_size,
+        "trainer.max_length": t.max_length,
+        "trainer.loss_chunk_size": t.loss_chunk_size,
+        "trainer.eval_every": t.eval_every,
+        "trainer.log_every": t.log_every,
+        "trainer.checkpoint_every": t.checkpoint_every,
+        "trainer.keep_checkpoints": t.keep_checkpoints,
+        "model.lora.r": cfg.model.lora.r,
+        "data.sample_rows": d.sample_rows,
+    }
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigValueError(key, value, "an integer >= 1")
+    if not t.lr > 0:
+        raise ConfigValueError("trainer.lr", t.lr, "a float > 0")
+    if t.warmup_steps < 0:
+        raise ConfigValueError("trainer.warmup_steps", t.warmup_steps, "an integer >= 0")
+    if not 0.0 <= t.min_lr_ratio <= 1.0:
+        raise ConfigValueError("trainer.min_lr_ratio", t.min_lr_ratio, "a float in [0, 1]")
+    if not 0.0 < d.val_ratio < 1.0:
+        raise ConfigValueError("data.val_ratio", d.val_ratio, "a float in (0, 1)")
+    if not 0.0 <= cfg.model.lora.dropout < 1.0:
+        raise ConfigValueError("model.lora.dropout", cfg.model.lora.dropout, "a float in [0, 1)")
+    if t.device not in ("auto", "cpu") and not t.device.startswith("cuda"):
+        raise ConfigValueError("trainer.device", t.device, "one of auto, cpu, cuda, cuda:N")
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="hrmtrain_schema", node=HrmConfig)

