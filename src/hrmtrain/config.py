@@ -13,6 +13,8 @@ from typing import Optional
 
 from hydra.core.config_store import ConfigStore
 
+from hrmtrain.errors import HrmError
+
 
 class Precision(str, Enum):
     bf16 = "bf16"
@@ -132,7 +134,7 @@ class HrmConfig:
     run: RunConfig = field(default_factory=RunConfig)
 
 
-class ConfigValueError(ValueError):
+class ConfigValueError(HrmError, ValueError):
     """A value that type-checks but is out of range; names the key."""
 
     def __init__(self, key: str, value, allowed: str):

@@ -1,0 +1,106 @@
+"""`runs/<name>/report.html`: one self-contained page (plots inlined as PNG) per run.
+
+Sections so far: training summary, loss curves (train per step, validation per eval), config.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+from hrmtrain import atomic
+from hrmtrain.errors import HrmError
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def loss_plot(rows: list[dict]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [(r["step"], r["train/loss"]) for r in rows if "train/loss" in r]
+    val = [(r["step"], r["val/loss"]) for r in rows if "val/loss" in r]
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    if train:
+        ax.plot(*zip(*train), label="train (per step)", linewidth=1, alpha=0.8)
+    if val:
+        ax.plot(*zip(*val), "o-", label="validation", linewidth=2)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (assistant tokens)")
+    ax.set_title("Loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    out = _png(fig)
+    plt.close(fig)
+    return out
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        raise HrmError(f"{path}: no metrics; is {run_dir} a training run?")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _table(pairs) -> str:
+    cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in pairs)
+    return f"<table>{cells}</table>"
+
+
+def _fmt(v):
+    return f"{v:.4f}" if isinstance(v, float) else v
+
+
+def write_report(run_dir: Path) -> Path:
+    run_dir = Path(run_dir)
+    rows = read_metrics(run_dir)
+    summary_path = run_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {"metrics": {}}
+    config = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else ""
+    m = summary.get("metrics", {})
+    drop = m.get("val_loss_drop")
+    body = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>hrmtrain report: {html.escape(run_dir.name)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }} th, td {{ border: 1px solid #ccc; padding: .3rem .7rem; }}
+th {{ text-align: left; background: #f5f5f5; }} td {{ text-align: right; font-variant-numeric: tabular-nums; }}
+pre {{ background: #f7f7f7; padding: 1rem; overflow-x: auto; }}
+</style></head><body>
+<h1>hrmtrain report: {html.escape(run_dir.name)}</h1>
+<section id="training"><h2>L-Module SFT</h2>
+{_table([("steps", m.get("steps")), ("train loss (last step)", _fmt(m.get("train_loss_final"))),
+         ("validation loss, first eval", _fmt(m.get("val_loss_first"))),
+         ("validation loss, final", _fmt(m.get("val_loss_final"))),
+         ("validation loss drop", f"{drop:.1%}" if drop is not None else "-"),
+         ("real tokens/s (median)", f"{m.get('tokens_per_s_median', 0):,.0f}"),
+         ("peak memory (MB)", f"{m['peak_memory_mb']:,.0f}" if m.get("peak_memory_mb") else "-"),
+         ("base model", summary.get("model", {}).get("base", "-")),
+         ("data sha256", summary.get("data", {}).get("sha256", "-")[:16])])}
+<img alt="training and validation loss" src="data:image/png;base64,{loss_plot(rows)}">
+</section>
+<section id="config"><h2>Config</h2><pre>{html.escape(config)}</pre></section>
+</body></html>
+"""
+    return atomic.write_text(run_dir / "report.html", body)
+
+
+def latest_run(root: Path) -> Path:
+    runs = sorted((p for p in Path(root).glob("*") if (p / "metrics.jsonl").is_file()), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise HrmError(f"{root}: no training runs found")
+    return runs[-1]
+
+
+def run(cfg) -> None:
+    run_dir = Path(cfg.run.dir) / cfg.run.name if cfg.run.name else latest_run(Path(cfg.run.dir))
+    print(f"report: {write_report(run_dir)}")

@@ -1,0 +1,113 @@
+"""Full fine-tuning and LoRA both train; W&B offline metrics read back; the saved model is complete."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from conftest import compose, read_jsonl, small_train
+from hrmtrain.train.stage import train
+
+
+def _val(run_dir):
+    return [r["val/loss"] for r in read_jsonl(run_dir / "metrics.jsonl") if "val/loss" in r]
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory, sample_data):
+    tmp = tmp_path_factory.mktemp("full")
+    (tmp / "data").symlink_to(sample_data)
+    cfg = compose(small_train(tmp, "full", steps=16, extra=["logging.wandb_mode=offline"]))
+    return train(cfg)
+
+
+def test_full_fine_tuning_lowers_validation_loss(full_run):
+    val = _val(full_run.run_dir)
+    assert len(val) == 5  # step 0, 4, 8, 12, 16
+    assert val[-1] < 0.8 * val[0]
+    assert full_run.summary["metrics"]["val_loss_final"] == pytest.approx(val[-1])
+
+
+def test_wandb_offline_metrics_read_back(full_run):
+    from hrmtrain.train.tracking import read_offline_history
+
+    logged = read_offline_history(full_run.run_dir)
+    ours = read_jsonl(full_run.run_dir / "metrics.jsonl")
+    train_rows = [r for r in logged if "train/loss" in r]
+    assert [r["_step"] for r in train_rows] == list(range(1, 17))
+    expected = {r["step"]: r["train/loss"] for r in ours if "train/loss" in r}
+    assert all(r["train/loss"] == pytest.approx(expected[r["_step"]]) for r in train_rows)
+    assert [r["val/loss"] for r in logged if "val/loss" in r] == pytest.approx(_val(full_run.run_dir))
+    run_dirs = list((full_run.run_dir / "wandb").glob("offline-run-*"))
+    assert run_dirs, "no offline W&B run"
+    # the run name and config were logged too
+    cfg_file = next(run_dirs[0].glob("files/config.yaml"), None)
+    if cfg_file is not None:
+        assert "hrm-lmodule" in cfg_file.read_text() or "max_steps" in cfg_file.read_text()
+
+
+def test_final_model_has_weights_tokenizer_template_and_manifest(full_run):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_dir = full_run.model_dir
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    assert manifest["config"]["trainer"]["max_steps"] == 16
+    assert len(manifest["data"]["sha256"]) == 64
+    assert manifest["hrmtrain_version"] and manifest["metrics"]["steps"] == 16
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    assert "<tool_call>" in tok.chat_template
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    prompt = tok.apply_chat_template([{"role": "user", "content": "Add milk to the shopping list."}],
+                                     add_generation_prompt=True, enable_thinking=False, return_tensors="pt",
+                                     return_dict=True)
+    out = model.generate(**prompt, max_new_tokens=4, do_sample=False)
+    assert prompt["input_ids"].shape[1] < out.shape[1] <= prompt["input_ids"].shape[1] + 4
+
+
+def test_lora_trains_only_adapters(tmp_path, sample_data):
+    (tmp_path / "data").symlink_to(sample_data)
+    cfg = compose(small_train(tmp_path, "lora", steps=12, extra=["model.lora.enabled=true", "model.lora.r=8",
+                                                                  "trainer.lr=1e-2"]))
+    result = train(cfg)
+    val = _val(result.run_dir)
+    # a random base with a frozen output layer learns slowly through rank-8 adapters, but it learns
+    assert val[-1] < val[0] - 0.2, val
+    assert result.summary["model"]["trainable_params"] < 0.1 * result.summary["model"]["params"]
+    adapter = result.run_dir / "adapter"
+    assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
+    # the merged model differs from the untrained base only in the adapted linear layers
+    from safetensors.torch import load_file
+
+    from hrmtrain.train.model import ModelSource, load_model, load_tokenizer
+
+    from omegaconf import OmegaConf
+
+    base = load_model(ModelSource("tiny", None), OmegaConf.merge(cfg.model, {"lora": {"enabled": False}}),
+                      load_tokenizer(ModelSource("tiny", None))).state_dict()
+    merged = load_file(result.model_dir / "model.safetensors")
+    assert torch.equal(merged["model.embed_tokens.weight"], base["model.embed_tokens.weight"])
+    assert not torch.equal(merged["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"])
+
+
+def test_nvfp4_fake_quant_trains_and_saves_master_weights(tmp_path, sample_data):
+    (tmp_path / "data").symlink_to(sample_data)
+    result = train(compose(small_train(tmp_path, "fp4", steps=8, extra=["model.quant=nvfp4"])))
+    val = _val(result.run_dir)
+    assert val[-1] < val[0]
+    from safetensors.torch import load_file
+
+    keys = load_file(result.model_dir / "model.safetensors").keys()
+    assert "model.layers.0.mlp.up_proj.weight" in keys and not any("parametrizations" in k for k in keys)
+
+
+def test_existing_run_is_not_overwritten(tmp_path, sample_data):
+    from hrmtrain.errors import HrmError
+
+    (tmp_path / "data").symlink_to(sample_data)
+    (tmp_path / "runs" / "taken").mkdir(parents=True)
+    (tmp_path / "runs" / "taken" / "keep.txt").write_text("mine")
+    with pytest.raises(HrmError, match="already exists"):
+        train(compose(small_train(tmp_path, "taken", steps=2)))
+    assert (tmp_path / "runs" / "taken" / "keep.txt").read_text() == "mine"
