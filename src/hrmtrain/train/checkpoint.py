@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
+from contextlib import contextmanager
 import shutil
 from pathlib import Path
 
 import torch
 import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint.api import CheckpointException
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
 from hrmtrain import atomic
@@ -22,6 +25,14 @@ from hrmtrain.errors import CheckpointError
 from hrmtrain.train.distributed import DistInfo, barrier
 
 STEP_DIR = re.compile(r"^step_(\d{8})$")
+
+
+@contextmanager
+def _single_process_quiet():
+    """DCP warns on every single-process save/load that it assumes one process: that is intended."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
 
 
 def step_dirs(root: Path) -> list[Path]:
@@ -38,7 +49,8 @@ def save(root: Path, step: int, model, optimizer, state: dict, info: DistInfo, k
         tmp.mkdir(parents=True)
     barrier(info)
     model_sd, optim_sd = get_state_dict(model, optimizer)
-    dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp))
+    with _single_process_quiet():
+        dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp))
     torch.save(torch.get_rng_state(), tmp / f"rng_rank{info.rank}.pt")
     barrier(info)
     if info.is_main:
@@ -70,11 +82,13 @@ def load(path: Path, model, optimizer, info: DistInfo) -> dict:
     model_sd, optim_sd = get_state_dict(model, optimizer)
     sd = {"model": model_sd, "optim": optim_sd}
     try:
-        dcp.load(sd, checkpoint_id=str(path))
-    except Exception as exc:  # DCP raises CheckpointException/RuntimeError/KeyError variants
-        msg = str(exc).strip().splitlines()
-        raise CheckpointError(f"{path}: cannot load checkpoint ({type(exc).__name__}: "
-                              f"{msg[0][:300] if msg else ''}); was it written by another model config?") from None
+        with _single_process_quiet():
+            dcp.load(sd, checkpoint_id=str(path))
+    except (Exception, CheckpointException) as exc:  # CheckpointException is a BaseException
+        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+        raise CheckpointError(f"{path}: cannot load checkpoint ({lines[-1][:300] if lines else type(exc).__name__}); "
+                              "is it corrupt, or from another model config? Delete it to resume from the "
+                              "one before it") from None
     set_state_dict(model, optimizer, model_state_dict=sd["model"], optim_state_dict=sd["optim"])
     rng = path / f"rng_rank{info.rank}.pt"
     if rng.is_file():

@@ -35,6 +35,11 @@ class TrainResult:
     run_dir: Path
     model_dir: Path
     summary: dict
+    dist: distributed.DistInfo
+
+    def close(self) -> None:
+        """Tear the process group down (FSDP runs exit here: see distributed.teardown)."""
+        distributed.teardown(self.dist)
 
 
 def _broadcast(obj, info: distributed.DistInfo):
@@ -104,6 +109,7 @@ def train(cfg) -> TrainResult:
         raise DataError(cfg.data.path, str(exc)) from None
 
     run_dir, resuming = run_folder(cfg, info)
+    distributed.barrier(info)  # every rank has looked before rank 0 creates the folder
     if resuming:
         _check_same_config(run_dir, cfg)
     elif info.is_main:
@@ -156,8 +162,7 @@ def train(cfg) -> TrainResult:
     from hrmtrain.train.save import save_final_model
 
     model_dir = save_final_model(cfg, source, model, sft, tokenizer, run_dir, info, summary)
-    distributed.teardown(info)
-    return TrainResult(run_dir, model_dir, summary)
+    return TrainResult(run_dir, model_dir, summary, info)
 
 
 def _summary(cfg, run_dir, state: LoopState, total_params, trainable_params, n_train, n_val, seconds) -> dict:
@@ -210,6 +215,7 @@ def print_summary(summary: dict) -> None:
 
 def run(cfg) -> None:
     result = train(cfg)
-    if distributed.DistInfo().is_main and int(__import__("os").environ.get("RANK", "0")) == 0:
+    if result.dist.is_main:
         print_summary(result.summary)
         print(f"model: {result.model_dir}")
+    result.close()
