@@ -24,7 +24,7 @@ def single(tmp_path_factory, sample_data):
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_two_processes_match_one(strategy, single, workdir):
-    args = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "0",
+    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
             "-m", "hrmtrain", "train",
             *small_train(workdir, strategy, steps=STEPS, extra=["trainer.batch_size=2", f"trainer.strategy={strategy}"])]
     res = subprocess.run(args, cwd=workdir, capture_output=True, text=True, timeout=600,
