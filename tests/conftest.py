@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from hrmtrain.config import compose  # noqa: F401  (tests import it from here)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "src" / "hrmtrain" / "conf"
 
@@ -16,18 +18,6 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def compose(overrides: list[str] | None = None):
-    """The config `hrmtrain <stage> overrides...` would run with (Hydra's compose API)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    from hrmtrain.config import register
-
-    register()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=overrides or [])
 
 
 def run_cli(args: list[str], cwd: Path, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Optional
 
 from hydra.core.config_store import ConfigStore
@@ -17,6 +18,7 @@ from hrmtrain.errors import HrmError
 
 
 class Precision(str, Enum):
+    auto = "auto"  # bf16 where the device computes it natively, else fp32 (CPU) / fp16 (old GPU)
     bf16 = "bf16"
     fp16 = "fp16"
     fp32 = "fp32"
@@ -52,7 +54,7 @@ class TrainerConfig:
     gradient_accumulation_steps: int = 1
     lr: float = 3e-3
     batch_size: int = 8
-    precision: Precision = Precision.bf16
+    precision: Precision = Precision.auto
     warmup_steps: int = 20
     schedule: Schedule = Schedule.cosine
     min_lr_ratio: float = 0.1
@@ -177,3 +179,16 @@ def check_values(cfg) -> None:
 
 def register() -> None:
     ConfigStore.instance().store(name="hrmtrain_schema", node=HrmConfig)
+
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+
+
+def compose(overrides: list[str] | None = None):
+    """The config `hrmtrain <stage> overrides...` runs with, without writing anything (Hydra's compose API)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    register()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=overrides or [])

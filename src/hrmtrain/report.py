@@ -85,6 +85,7 @@ pre {{ background: #f7f7f7; padding: 1rem; overflow-x: auto; }}
          ("real tokens/s (median)", f"{m.get('tokens_per_s_median', 0):,.0f}"),
          ("peak memory (MB)", f"{m['peak_memory_mb']:,.0f}" if m.get("peak_memory_mb") else "-"),
          ("base model", summary.get("model", {}).get("base", "-")),
+         ("precision", summary.get("precision", "-")),
          ("data sha256", summary.get("data", {}).get("sha256", "-")[:16])])}
 <img alt="training and validation loss" src="data:image/png;base64,{loss_plot(rows)}">
 </section>

@@ -100,7 +100,7 @@ def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: li
     from tqdm.auto import tqdm
 
     t = cfg.trainer
-    precision = Precision(str(getattr(t.precision, "value", t.precision)), info.device.type)
+    precision = Precision.from_config(t.precision, info.device.type)
     scaler = precision.grad_scaler()
     if state.scaler_state:
         scaler.load_state_dict(state.scaler_state)

@@ -22,6 +22,7 @@ from hrmtrain.train.chat import ChatEncoder
 from hrmtrain.train.dataset import StepBatches, data_hash, encode_rows, load_rows, split_rows
 from hrmtrain.train.loop import LoopState, fit
 from hrmtrain.train.loss import SFTLoss
+from hrmtrain.train.precision import resolve as resolve_precision
 from hrmtrain.train.schedule import make_scheduler
 from hrmtrain.train.tracking import Tracker
 
@@ -145,10 +146,12 @@ def train(cfg) -> TrainResult:
                       OmegaConf.to_container(cfg, resolve=True),
                       str(getattr(cfg.logging.wandb_mode, "value", cfg.logging.wandb_mode)) if info.is_main else "disabled",
                       cfg.logging.wandb_entity, state.wandb_run_id)
+    precision, precision_why = resolve_precision(str(getattr(t.precision, "value", t.precision)), info.device.type)
     if info.is_main:
         print(f"hrmtrain train: {run_dir}  model={cfg.model.base} ({total_params / 1e6:.1f}M params, "
               f"{trainable_params / 1e6:.2f}M trainable{', LoRA' if cfg.model.lora.enabled else ''}"
               f"{', nvfp4 fake-quant' if cfg.model.quant == 'nvfp4' else ''})  device={info.device}  "
+              f"precision={precision} ({precision_why})  "
               f"processes={info.world_size} ({info.strategy})  train={len(train_ex)} sequences "
               f"from {len(train_rows)} rows, val={len(val_ex)}  W&B={tracker.mode}")
     try:
@@ -156,6 +159,7 @@ def train(cfg) -> TrainResult:
                     tokenizer.pad_token_id)
         summary = _summary(cfg, run_dir, state, total_params, trainable_params, len(train_ex), len(val_ex),
                            time.perf_counter() - started)
+        summary["precision"] = precision
         tracker.summary(summary["metrics"])
     finally:
         tracker.finish()
@@ -208,7 +212,8 @@ def print_summary(summary: dict) -> None:
                        ("val loss drop", f"{m['val_loss_drop']:.1%}" if m["val_loss_drop"] is not None else "-"),
                        ("tokens/s (median)", f"{m['tokens_per_s_median']:,.0f}"),
                        ("peak memory (MB)", f"{m['peak_memory_mb']:,.0f}" if m["peak_memory_mb"] else "-"),
-                       ("wall time (s)", f"{m['wall_time_s']:.0f}")]:
+                       ("wall time (s)", f"{m['wall_time_s']:.0f}"),
+                       ("precision", summary.get("precision", "-"))]:
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     Console().print(table)
 

@@ -1,0 +1,51 @@
+"""`hrmtrain pipeline`: sample data -> SFT -> report, through the real CLI in a fresh folder."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from conftest import read_jsonl, run_cli
+
+
+def _val_losses(run_dir):
+    return [r["val/loss"] for r in read_jsonl(run_dir / "metrics.jsonl") if "val/loss" in r]
+
+
+def _check_run(run_dir):
+    assert (run_dir / "model" / "model.safetensors").is_file()
+    assert (run_dir / "model" / "chat_template.jinja").is_file()
+    manifest = json.loads((run_dir / "model" / "manifest.json").read_text())
+    assert manifest["base_model"]["base"] == "tiny"
+    html = (run_dir / "report.html").read_text()
+    # the loss plot is embedded (the report is one self-contained file)
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}"', html)) >= 1
+    assert "validation loss" in html.lower()
+    return _val_losses(run_dir)
+
+
+def test_pipeline_short_run_learns_and_reports(tmp_path):
+    res = run_cli(["pipeline", "trainer.max_steps=40", "trainer.eval_every=10", "run.name=short",
+                   "logging.wandb_mode=disabled"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "[1/3] data" in res.stdout and "[3/3] report" in res.stdout
+    assert "val loss drop" in res.stdout  # the summary table
+    assert (tmp_path / "data" / "sft" / "train.jsonl").is_file()
+    val = _check_run(tmp_path / "runs" / "short")
+    assert len(val) == 5  # step 0, 10, 20, 30, 40
+    assert val[-1] < 0.7 * val[0], val
+
+
+@pytest.mark.slow
+def test_readme_pipeline_default_under_ten_minutes(tmp_path):
+    """The README's first command, unchanged: the whole default run, timed."""
+    start = time.monotonic()
+    res = run_cli(["pipeline", "run.name=default"], cwd=tmp_path, timeout=900)
+    elapsed = time.monotonic() - start
+    assert res.returncode == 0, res.stderr[-3000:]
+    val = _check_run(tmp_path / "runs" / "default")
+    assert val[-1] < 0.7 * val[0], val
+    assert elapsed < 600, f"{elapsed:.0f} s"
