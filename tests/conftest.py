@@ -28,7 +28,7 @@ def run_cli(args: list[str], cwd: Path, env: dict | None = None, timeout: float 
 
 def small_train(tmp: Path, name: str, steps: int = 8, extra: list[str] | None = None) -> list[str]:
     """Overrides for a quick tiny-model run under `tmp`."""
-    return [f"data.path={tmp / 'data'}", f"run.dir={tmp / 'runs'}", f"run.name={name}",
+    return [f"data.path={tmp / 'data'}", f"run.dir={tmp / 'runs'}", f"run.name={name}", f"lineage.dir={tmp / 'lineage'}",
             f"trainer.max_steps={steps}", "trainer.batch_size=4", "trainer.eval_every=4",
             "trainer.checkpoint_every=4", "trainer.warmup_steps=2",
             "logging.wandb_mode=disabled", *(extra or [])]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 USAGE = """usage: hrmtrain <stage> [key=value ...] [hydra flags]
 
-Stages:
+Stages and commands (`hrmtrain consent --help` for a command's options):
 {stages}
 
 Overrides use Hydra syntax, e.g.
@@ -39,8 +39,11 @@ STAGES: dict[str, Stage] = {
 
 
 def _usage() -> str:
-    width = max(map(len, STAGES))
-    lines = "\n".join(f"  {name.ljust(width)}  {s.summary}" for name, s in STAGES.items())
+    from hrmtrain.commands import COMMANDS
+
+    summaries = {**{n: s.summary for n, s in STAGES.items()}, **{n: c[1] for n, c in COMMANDS.items()}}
+    width = max(map(len, summaries))
+    lines = "\n".join(f"  {name.ljust(width)}  {text}" for name, text in summaries.items())
     return USAGE.format(stages=lines)
 
 
@@ -73,6 +76,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"hrmtrain {__version__}")
         return
     stage = argv[0]
+    from hrmtrain.commands import COMMANDS, run_command
+
+    if stage in COMMANDS:
+        run_command(stage, argv[1:])
+        return
     if stage not in STAGES:
         print(f"hrmtrain: unknown stage {stage!r}\n\n{_usage()}", file=sys.stderr)
         sys.exit(2)

@@ -112,6 +112,12 @@ class DataConfig:
     enable_thinking: bool = False
     sample_rows: int = 480
     seed: int = 0
+    consent_db: str = "household/consent.sqlite"
+
+
+@dataclass
+class LineageConfig:
+    dir: str = "lineage"  # audit.jsonl (hash chain), audit.head.json, openlineage.jsonl
 
 
 @dataclass
@@ -133,6 +139,7 @@ class HrmConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    lineage: LineageConfig = field(default_factory=LineageConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hrmtrain.data.stage import write_sample_dataset
+from hrmtrain.data.stage import record_lineage, write_sample_dataset
 from hrmtrain.errors import HrmError
 from hrmtrain.report import write_report
 from hrmtrain.train.stage import print_summary, train
@@ -23,6 +23,7 @@ def run(cfg) -> None:
         raise HrmError(f"{data}: under torchrun the pipeline needs its data written first: run `hrmtrain data`")
     else:
         write_sample_dataset(data, cfg.data.sample_rows, cfg.data.seed)
+        record_lineage(cfg, data)
         print(f"[1/3] data: wrote {cfg.data.sample_rows} sample household conversations to {data}")
     if main:
         print("[2/3] train")

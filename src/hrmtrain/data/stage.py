@@ -38,6 +38,16 @@ def write_sample_dataset(path: str | Path, rows: int, seed: int) -> Path:
     return out
 
 
+def record_lineage(cfg, out: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from hrmtrain.lineage import AuditLog
+
+    AuditLog(cfg.lineage.dir).append("data", outputs=[out], config=OmegaConf.to_container(cfg.data, resolve=True),
+                                     details={"source": "hrmtrain.data.sample", "rows": cfg.data.sample_rows})
+
+
 def run(cfg) -> None:
     out = write_sample_dataset(cfg.data.path, cfg.data.sample_rows, cfg.data.seed)
+    record_lineage(cfg, out)
     print(f"hrmtrain data: wrote {cfg.data.sample_rows} sample conversations to {out}/train.jsonl")

@@ -166,6 +166,13 @@ def train(cfg) -> TrainResult:
     from hrmtrain.train.save import save_final_model
 
     model_dir = save_final_model(cfg, source, model, sft, tokenizer, run_dir, info, summary)
+    if info.is_main:
+        from hrmtrain.lineage import AuditLog
+
+        AuditLog(cfg.lineage.dir).append(
+            "train", inputs=[cfg.data.path] + ([source.path] if source.path else []), outputs=[model_dir],
+            config=OmegaConf.to_container(cfg, resolve=True),
+            details={"run": run_dir.name, "metrics": summary["metrics"]})
     return TrainResult(run_dir, model_dir, summary, info)
 
 

@@ -1,0 +1,110 @@
+"""Command-line tools that act on one thing rather than run a stage: `hrmtrain consent ...`, `hrmtrain lineage ...`.
+
+They take ordinary options (argparse), with defaults from the config schema so that they find the
+same registry and audit log the stages use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hrmtrain.config import DataConfig, LineageConfig
+from hrmtrain.errors import HrmError
+
+
+def consent_main(argv: list[str]) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hrmtrain.data.consent import CATEGORIES, ConsentRegistry
+
+    ap = argparse.ArgumentParser(prog="hrmtrain consent", description="The household's consent registry.")
+    ap.add_argument("--db", default=DataConfig.consent_db, help="registry file (default: %(default)s)")
+    sub = ap.add_subparsers(dest="action", required=True)
+    p = sub.add_parser("add-member", help="register a household member")
+    p.add_argument("member")
+    for action, text in (("grant", "grant consent for a data category"), ("revoke", "revoke consent")):
+        p = sub.add_parser(action, help=text)
+        p.add_argument("member")
+        p.add_argument("category", choices=CATEGORIES)
+    sub.add_parser("list", help="members, grants and what is active now")
+    args = ap.parse_args(argv)
+
+    registry = ConsentRegistry(args.db, create=args.action == "add-member")
+    if args.action == "add-member":
+        registry.add_member(args.member)
+        print(f"{args.member} added to {registry.path}")
+    elif args.action == "grant":
+        changed = registry.grant(args.member, args.category)
+        print(f"{args.member}: {args.category} consent {'granted' if changed else 'was already granted'}")
+    elif args.action == "revoke":
+        changed = registry.revoke(args.member, args.category)
+        print(f"{args.member}: {args.category} consent {'revoked' if changed else 'was not granted'}"
+              + ("; rebuild with `hrmtrain data` and see `hrmtrain lineage affected --member "
+                 f"{args.member}` for what to retrain" if changed else ""))
+    else:
+        snapshot = registry.snapshot()
+        table = Table(title=f"consent: {registry.path}")
+        table.add_column("member")
+        for c in CATEGORIES:
+            table.add_column(c, justify="center")
+        for member, active in snapshot["active"].items():
+            table.add_row(member, *("yes" if c in active else "-" for c in CATEGORIES))
+        Console().print(table)
+    return 0
+
+
+def lineage_main(argv: list[str]) -> int:
+    from hrmtrain.lineage import AuditLog, format_trace
+
+    ap = argparse.ArgumentParser(prog="hrmtrain lineage", description="The dataset lineage audit log.")
+    ap.add_argument("--log", default=LineageConfig.dir, help="audit log folder (default: %(default)s)")
+    sub = ap.add_subparsers(dest="action", required=True)
+    sub.add_parser("verify", help="check the hash chain; exit 1 naming every broken entry")
+    p = sub.add_parser("trace", help="show the ancestry of a dataset or model")
+    p.add_argument("path")
+    p = sub.add_parser("affected", help="every dataset and model built from a member's data")
+    p.add_argument("--member", required=True)
+    sub.add_parser("list", help="one line per entry")
+    args = ap.parse_args(argv)
+
+    log = AuditLog(args.log)
+    if not log.path.is_file():
+        raise HrmError(f"{log.path}: no audit log here (set --log, or run a stage first)")
+    if args.action == "verify":
+        problems = log.verify()
+        if problems:
+            for p in problems:
+                print(f"{log.path}: {p}", file=sys.stderr)
+            return 1
+        print(f"{log.path}: {len(log.entries())} entries, hash chain intact")
+    elif args.action == "trace":
+        print(format_trace(log.trace(args.path)))
+    elif args.action == "affected":
+        hits = log.affected(args.member)
+        if not hits:
+            print(f"nothing in {log.path} was built from {args.member}'s data")
+        for entry, art in hits:
+            print(f"{art['path']}  ({entry['stage']}, entry {entry['seq']}, {entry['time']})")
+    else:
+        for e in log.entries():
+            print(f"{e['seq']:>4}  {e['time']}  {e['stage']:<10} in={len(e['inputs'])} out={len(e['outputs'])} "
+                  f"members={','.join(e['members']) or '-'}")
+    return 0
+
+
+COMMANDS = {
+    "consent": (consent_main, "add-member | grant | revoke | list: the household's consent registry"),
+    "lineage": (lineage_main, "verify | trace PATH | affected --member NAME | list: the audit log"),
+}
+
+
+def run_command(name: str, argv: list[str]) -> None:
+    main, _ = COMMANDS[name]
+    try:
+        code = main(argv)
+    except HrmError as exc:
+        print(f"hrmtrain {name}: error: {exc}", file=sys.stderr)
+        code = 2
+    sys.exit(code)

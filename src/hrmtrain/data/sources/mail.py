@@ -1,0 +1,159 @@
+"""E-mail from `.eml` files and mbox folders, read with the stdlib `email` package.
+
+Always `policy.default` (also as the mbox factory: the mailbox module's default gives legacy
+`Message` objects without `get_body`). A message whose charset Python does not know raises
+`LookupError` in `get_content()`: that message is kept with its bytes decoded leniently and a
+warning, never a crash. Attachments are dropped; only sender, recipients that are members,
+subject, date and the plain-text body are kept (minimisation).
+"""
+
+from __future__ import annotations
+
+import email
+import mailbox
+import re
+from datetime import datetime, timezone
+from email import policy
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hrmtrain.data.sources.records import Directory, Loaded, Record, Skipped
+
+MAX_BODY_CHARS = 4000
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def _html_text(html: str) -> str:
+    p = _Text()
+    p.feed(html)
+    return re.sub(r"\n\s*\n+", "\n\n", " ".join(p.parts)).strip()
+
+
+def _body(msg: EmailMessage) -> tuple[str, str | None]:
+    """(plain text, warning or None)."""
+    part = msg.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return "", None
+    warning = None
+    try:
+        text = part.get_content()
+    except LookupError as exc:  # unknown charset
+        raw = part.get_payload(decode=True) or b""
+        text = raw.decode("utf-8", errors="replace")
+        warning = f"unknown charset ({exc}); body decoded as UTF-8 with replacements"
+    except (ValueError, AssertionError) as exc:  # broken transfer encoding
+        raw = part.get_payload(decode=True) or b""
+        text = raw.decode("latin-1")
+        warning = f"undecodable body ({exc}); decoded as Latin-1"
+    if not isinstance(text, str):
+        text = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)
+    if part.get_content_subtype() == "html":
+        text = _html_text(text)
+    return text.strip()[:MAX_BODY_CHARS], warning
+
+
+def _addresses(msg: EmailMessage, header: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs; a header too broken to parse gives none."""
+    try:
+        value = msg[header]
+    except (ValueError, IndexError, TypeError):
+        return []
+    if value is None:
+        return []
+    groups = getattr(value, "addresses", None)
+    if groups is None:
+        return [("", a.strip()) for a in str(value).split(",") if "@" in a]
+    return [(a.display_name, a.addr_spec) for a in groups if a.addr_spec and "@" in a.addr_spec]
+
+
+def _local_time(msg: EmailMessage, tz: str) -> str | None:
+    try:
+        raw = msg["Date"]
+        dt = parsedate_to_datetime(str(raw)) if raw is not None else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(ZoneInfo(tz)).replace(tzinfo=None).isoformat(timespec="minutes")
+
+
+def message_record(msg: EmailMessage, path: Path, n: int, directory: Directory, owner: str | None,
+                   out: Loaded) -> Record | None:
+    part = f"message {n}"
+    senders = _addresses(msg, "From")
+    if not senders:
+        if not any(msg.get(h) for h in ("Subject", "To", "Date", "Message-ID")):
+            out.skipped.append(Skipped(str(path), "no mail headers (not an e-mail?)", part))
+        else:
+            out.skipped.append(Skipped(str(path), "no parseable From address", part))
+        return None
+    recipients = _addresses(msg, "To") + _addresses(msg, "Cc")
+    body, warning = _body(msg)
+    if warning:
+        out.warnings.append(Skipped(str(path), warning, part))
+    when = _local_time(msg, directory.timezone)
+    if when is None:
+        out.warnings.append(Skipped(str(path), f"no readable Date header ({msg.get('Date')!r}); using the build time", part))
+        when = directory.now or datetime.now().isoformat(timespec="minutes")
+    members = {m for _, a in senders + recipients if (m := directory.by_email(a))}
+    if owner:
+        members.add(owner)
+    name, address = senders[0]
+    fields = {"sender": address, "sender_name": name, "subject": str(msg.get("Subject") or "").strip(),
+              "body": body, "date": when}
+    key = str(msg.get("Message-ID") or part).strip()
+    return Record("email", "email", str(path), key, fields, sorted(members))
+
+
+def _looks_binary(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(8192)
+    return b"\x00" in head
+
+
+def read_mail(path: Path, directory: Directory) -> Loaded:
+    out = Loaded()
+    if path.stat().st_size == 0:
+        out.skipped.append(Skipped(str(path), "empty file"))
+        return out
+    if _looks_binary(path):
+        out.skipped.append(Skipped(str(path), "binary content (NUL bytes), not an e-mail"))
+        return out
+    owner = directory.by_name(path.stem)
+    with open(path, "rb") as f:
+        is_mbox = f.read(5) == b"From " and path.suffix.lower() != ".eml"
+    if not is_mbox and path.suffix.lower() in (".mbox", ""):
+        out.skipped.append(Skipped(str(path), "not an mbox file (does not start with a 'From ' line)"))
+        return out
+    if not is_mbox:  # a single message: .eml, or a saved mail as .txt
+        with open(path, "rb") as f:
+            msg = email.message_from_binary_file(f, policy=policy.default)
+        rec = message_record(msg, path, 1, directory, owner, out)
+        if rec:
+            out.records.append(rec)
+        elif out.skipped and out.skipped[-1].part:  # the only message failed: the file failed
+            s = out.skipped.pop()
+            out.skipped.append(Skipped(str(path), s.reason))
+        return out
+    box = mailbox.mbox(path, factory=lambda f: email.message_from_binary_file(f, policy=policy.default), create=False)
+    try:
+        for n, msg in enumerate(box, start=1):
+            rec = message_record(msg, path, n, directory, owner, out)
+            if rec:
+                out.records.append(rec)
+    finally:
+        box.close()
+    return out

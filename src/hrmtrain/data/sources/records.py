@@ -1,0 +1,102 @@
+"""What every reader returns: records, and the files (or parts of files) it could not use, with why."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PUBLIC = "public"
+
+
+@dataclass
+class Record:
+    kind: str  # event | email | todo | shopping | recipe | fitness | howto
+    category: str  # the consent category (consent.CATEGORIES), or "public"
+    source: str  # the file it came from
+    key: str  # what identifies it within the file (uid + occurrence, message-id, row)
+    fields: dict  # only what the instruction builder needs
+    members: list[str] = field(default_factory=list)  # household members it concerns
+
+    @property
+    def sensitive(self) -> bool:
+        return self.category != PUBLIC
+
+    @property
+    def record_id(self) -> str:
+        return hashlib.sha256(f"{self.source}\0{self.key}".encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "record_id": self.record_id, "sensitive": self.sensitive}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    source: str
+    reason: str
+    part: str = ""  # e.g. "message 3" when one part of a file was skipped
+
+    def __str__(self) -> str:
+        return f"{self.source}{f' ({self.part})' if self.part else ''}: {self.reason}"
+
+
+@dataclass
+class Loaded:
+    records: list[Record] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[Skipped] = field(default_factory=list)  # used, but with a problem worth saying
+
+    def extend(self, other: "Loaded") -> "Loaded":
+        self.records += other.records
+        self.skipped += other.skipped
+        self.warnings += other.warnings
+        return self
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    full_name: str
+    emails: tuple[str, ...]
+
+
+@dataclass
+class Directory:
+    """Who lives in the household (`household.json`): to say which members a record concerns."""
+
+    members: list[Member]
+    timezone: str = "UTC"
+    now: str = ""
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Directory":
+        from hrmtrain.errors import DataError
+
+        path = Path(path)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            members = [Member(m["name"], m.get("full_name", m["name"]), tuple(e.lower() for e in m.get("emails", [])))
+                       for m in raw["members"]]
+        except FileNotFoundError:
+            raise DataError(path, "no household.json: the household's members are needed to attribute records") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(path, f"not valid JSON ({exc})") from None
+        except (KeyError, TypeError) as exc:
+            raise DataError(path, f"needs 'members': [{{'name', 'full_name', 'emails'}}] (missing {exc})") from None
+        if not members:
+            raise DataError(path, "lists no members")
+        return cls(members, raw.get("timezone", "UTC"), raw.get("now", ""))
+
+    @property
+    def names(self) -> list[str]:
+        return [m.name for m in self.members]
+
+    def by_email(self, address: str) -> str | None:
+        address = address.strip().lower()
+        return next((m.name for m in self.members if address in m.emails), None)
+
+    def by_name(self, text: str) -> str | None:
+        """A member by first or full name, case-insensitive (file stems like `alex.ics` too)."""
+        t = text.strip().lower()
+        return next((m.name for m in self.members if t in (m.name.lower(), m.full_name.lower())), None)

@@ -1,0 +1,250 @@
+"""A seeded sample household (Faker): the embedded default input of `hrmtrain data` and `pipeline`.
+
+Two members sharing a home, written as the files a real household would hand over:
+
+    household.json            members (names, e-mail addresses), time zone, the build's "now"
+    calendar/<member>.ics     personal and shared events (weekly RRULEs with EXDATEs, a TZID)
+    mail/<member>.mbox        mail from friends, school, bank and trades (greetings, signatures,
+                              phone numbers, addresses, card numbers, IBANs); one in ISO-8859-1
+    lists/todo.json           to-dos with assignees; lists/shopping.csv the shared shopping list
+    public/*.jsonl            recipes, fitness and how-to items (public data, not sensitive)
+    consent.sqlite            the registry: Sam has not consented to e-mail
+
+`generate()` also returns every PII value it inserted, so a test can prove none reaches the output.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import mailbox
+import random
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hrmtrain import atomic
+from hrmtrain.data.consent import CATEGORIES, ConsentRegistry
+
+TZ = "Europe/London"
+NOW = datetime(2026, 3, 2, 9, 0)
+RECIPES = [
+    ("Lentil dahl", 40, ["red lentils", "onion", "garlic", "cumin", "coconut milk"], ["vegetarian", "dinner"]),
+    ("Pancakes", 20, ["flour", "eggs", "milk", "butter"], ["breakfast", "quick"]),
+    ("Tomato soup", 35, ["tomatoes", "onion", "stock", "basil"], ["vegetarian", "lunch"]),
+    ("Chicken curry", 50, ["chicken", "onion", "curry paste", "rice"], ["dinner"]),
+    ("Banana bread", 70, ["bananas", "flour", "sugar", "eggs"], ["baking"]),
+    ("Vegetable stir-fry", 20, ["noodles", "peppers", "soy sauce", "broccoli"], ["quick", "vegetarian"]),
+    ("Shepherd's pie", 80, ["lamb mince", "potatoes", "carrots", "peas"], ["dinner", "family"]),
+    ("Overnight oats", 10, ["oats", "milk", "yoghurt", "berries"], ["breakfast"]),
+    ("Spaghetti bolognese", 45, ["spaghetti", "beef mince", "tomatoes", "onion"], ["dinner", "family"]),
+    ("Greek salad", 15, ["feta", "cucumber", "tomatoes", "olives"], ["lunch", "vegetarian"]),
+]
+FITNESS = [("run a 5k", "running"), ("run a 10k", "running"), ("build strength", "strength training"),
+           ("improve flexibility", "yoga"), ("swim a mile", "swimming"), ("cycle to work", "cycling")]
+HOWTO = ["descale the kettle", "bleed a radiator", "reset the router", "defrost the freezer",
+         "unblock the sink", "change a fuse", "clean the oven", "re-grout the bathroom tiles"]
+EVENTS = ["dentist", "parents' evening", "football practice", "piano lesson", "car service", "yoga class",
+          "vet appointment", "book club", "haircut", "boiler service"]
+CHORES = ["take the bins out", "water the plants", "book the boiler service", "renew the car insurance",
+          "pay the electricity bill", "fix the bathroom tap", "return the library books", "defrost the freezer"]
+ITEMS = ["milk", "eggs", "bread", "apples", "rice", "coffee", "tomatoes", "oat milk", "butter", "pasta",
+         "bananas", "yoghurt", "cheddar", "spinach", "dish soap", "bin bags"]
+
+
+@dataclass
+class SampleHousehold:
+    root: Path
+    members: dict[str, dict]  # first name -> {"full_name", "emails", "phone"}
+    pii: dict[str, set[str]] = field(default_factory=dict)  # type -> every value inserted
+
+    def add(self, kind: str, value: str) -> str:
+        self.pii.setdefault(kind, set()).add(value)
+        return value
+
+
+def _faker(seed: int):
+    from faker import Faker
+
+    fake = Faker("en_GB")
+    fake.seed_instance(seed)
+    return fake
+
+
+def _ics(owner: str, events: list[dict]) -> bytes:
+    from icalendar import Calendar, Event, vCalAddress
+
+    cal = Calendar()
+    cal.add("prodid", "-//hrmtrain sample household//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"{owner}'s calendar")
+    tz = ZoneInfo(TZ)
+    for e in events:
+        ev = Event()
+        ev.add("uid", e["uid"])
+        ev.add("summary", e["title"])
+        ev.add("dtstart", e["start"].replace(tzinfo=tz))
+        ev.add("dtend", e["end"].replace(tzinfo=tz))
+        ev.add("dtstamp", NOW.replace(tzinfo=tz))
+        if e.get("location"):
+            ev.add("location", e["location"])
+        if e.get("description"):
+            ev.add("description", e["description"])
+        for name, address in e["attendees"]:
+            who = vCalAddress(f"mailto:{address}")
+            who.params["cn"] = name
+            ev.add("attendee", who, encode=0)
+        if e.get("rrule"):
+            ev.add("rrule", e["rrule"])
+            for skip in e.get("exdate", []):
+                ev.add("exdate", skip.replace(tzinfo=tz))
+        cal.add_component(ev)
+    return cal.to_ical()
+
+
+def generate(out: str | Path, seed: int = 0, mails_per_member: int = 24, events_per_member: int = 18) -> SampleHousehold:
+    """Write the sample household to `out` (atomically: all of it or nothing) and return its PII."""
+    fake = _faker(seed)
+    rng = random.Random(seed)
+    out = Path(out)
+    home = fake.address()
+    surname = fake.last_name()
+    firsts = ["Alex", "Sam"]
+    hh = SampleHousehold(out, {})
+    for first in firsts:
+        full = f"{first} {surname}"
+        email = f"{first.lower()}.{surname.lower()}@{fake.free_email_domain()}"
+        hh.members[first] = {"full_name": hh.add("PERSON", full), "emails": [hh.add("EMAIL_ADDRESS", email)],
+                             "phone": hh.add("PHONE_NUMBER", fake.phone_number())}
+        hh.add("PERSON", first)
+    hh.add("PERSON", surname)
+    hh.add("ADDRESS", home)
+
+    def person() -> tuple[str, str, str]:
+        first, last = fake.first_name(), fake.last_name()
+        full = hh.add("PERSON", f"{first} {last}")
+        hh.add("PERSON", first)
+        hh.add("PERSON", last)
+        email = hh.add("EMAIL_ADDRESS", f"{first.lower()}.{last.lower()}@{fake.free_email_domain()}")
+        return first, full, email
+
+    with atomic.staged_dir(out) as tmp:
+        # -- calendars -------------------------------------------------------------------------------
+        for owner in firsts:
+            me = hh.members[owner]
+            other = hh.members[firsts[1 - firsts.index(owner)]]
+            events = []
+            for i in range(events_per_member):
+                day = NOW.date() + timedelta(days=rng.randint(-20, 30))
+                start = datetime.combine(day, datetime.min.time()) + timedelta(hours=rng.randint(7, 19),
+                                                                               minutes=rng.choice([0, 15, 30, 45]))
+                shared = i % 4 == 0
+                title = rng.choice(EVENTS)
+                attendees = [(me["full_name"], me["emails"][0])]
+                if shared:
+                    attendees.append((other["full_name"], other["emails"][0]))
+                event = {"uid": f"{owner.lower()}-{seed}-{i}@sample.hrmtrain", "title": title, "start": start,
+                         "end": start + timedelta(minutes=rng.choice([30, 45, 60, 90])), "attendees": attendees}
+                if i % 3 == 0:
+                    _, host, _ = person()
+                    phone = hh.add("PHONE_NUMBER", fake.phone_number())
+                    event["description"] = f"Contact {host} on {phone} if running late."
+                if i % 5 == 0:
+                    event["location"] = hh.add("ADDRESS", fake.address().replace("\n", ", "))
+                if i % 6 == 1:
+                    event["rrule"] = {"freq": "weekly", "count": rng.randint(3, 6)}
+                    event["exdate"] = [start + timedelta(weeks=1)]
+                events.append(event)
+            atomic.write_text(tmp / "calendar" / f"{owner.lower()}.ics", _ics(owner, events).decode("utf-8"))
+
+        # -- mail ------------------------------------------------------------------------------------
+        for owner in firsts:
+            me = hh.members[owner]
+            box_path = tmp / "mail" / f"{owner.lower()}.mbox"
+            box_path.parent.mkdir(parents=True, exist_ok=True)
+            box = mailbox.mbox(box_path, create=True)
+            for i in range(mails_per_member):
+                kind = ("friend", "school", "bank", "trades", "family")[i % 5]
+                sent = (NOW - timedelta(days=rng.randint(0, 20), minutes=rng.randint(0, 600))).replace(tzinfo=ZoneInfo(TZ))
+                msg = EmailMessage()
+                if kind == "family":
+                    other = firsts[1 - firsts.index(owner)]
+                    sender_first, sender_full, sender_email = other, hh.members[other]["full_name"], hh.members[other]["emails"][0]
+                else:
+                    sender_first, sender_full, sender_email = person()
+                phone = hh.add("PHONE_NUMBER", fake.phone_number())
+                if kind == "bank":
+                    card = hh.add("CREDIT_CARD", fake.credit_card_number(card_type=rng.choice(["visa16", "mastercard"])))
+                    subject = "Your card statement"
+                    text = (f"Dear {owner},\n\nYour statement for the card ending {card[-4:]} is ready. "
+                            f"The full number on file is {card}. Call us on {phone} with any questions.\n\n"
+                            f"Kind regards,\n{sender_full}\nCustomer Services")
+                elif kind == "trades":
+                    iban = hh.add("IBAN_CODE", fake.iban())
+                    subject = "Invoice for the boiler service"
+                    text = (f"Hi {owner},\n\nThanks for having us round at {home.splitlines()[0]}. "
+                            f"Please pay the invoice to {iban} by Friday.\n\nCheers,\n{sender_full}\n{phone}")
+                elif kind == "school":
+                    subject = "Trip consent form"
+                    text = (f"Dear {owner},\n\nPlease return the trip form by {(NOW + timedelta(days=rng.randint(2, 9))):%A}. "
+                            f"Questions to {sender_email} or {phone}.\n\nBest wishes,\n{sender_full}")
+                else:
+                    place = hh.add("ADDRESS", fake.address().replace("\n", ", "))
+                    subject = rng.choice(["Dinner on Friday?", "Saturday plans", "Birthday party"])
+                    text = (f"Hi {owner},\n\nFancy coming over? We're at {place}. Text me on {phone}.\n\n"
+                            f"Thanks,\n{sender_first}")
+                msg["From"] = f"{sender_full} <{sender_email}>"
+                msg["To"] = f"{me['full_name']} <{me['emails'][0]}>"
+                msg["Subject"] = subject
+                msg["Date"] = format_datetime(sent)
+                msg["Message-ID"] = f"<{owner.lower()}.{seed}.{i}@sample.hrmtrain>"
+                if i == 3:  # a real-world charset
+                    msg.set_content(text.replace("Hi", "Hé"), charset="iso-8859-1")
+                else:
+                    msg.set_content(text)
+                entry = mailbox.mboxMessage(msg)
+                entry.set_from("MAILER-DAEMON", sent.utctimetuple())  # deterministic, not the wall clock
+                box.add(entry)
+            box.flush()
+            box.close()
+
+        # -- lists -----------------------------------------------------------------------------------
+        todos = [{"title": rng.choice(CHORES), "due": (NOW.date() + timedelta(days=rng.randint(0, 14))).isoformat(),
+                  "assignee": rng.choice(firsts)} for _ in range(16)]
+        atomic.write_json(tmp / "lists" / "todo.json", todos)
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["item", "quantity", "added_by"])
+        for _ in range(14):
+            writer.writerow([rng.choice(ITEMS), rng.randint(1, 4), rng.choice(firsts)])
+        atomic.write_text(tmp / "lists" / "shopping.csv", buf.getvalue())
+
+        # -- public data -------------------------------------------------------------------------------
+        atomic.write_text(tmp / "public" / "recipes.jsonl", "".join(
+            json.dumps({"title": t, "minutes": m, "ingredients": ing, "tags": tags}) + "\n" for t, m, ing, tags in RECIPES))
+        atomic.write_text(tmp / "public" / "fitness.jsonl", "".join(
+            json.dumps({"goal": g, "activity": a, "days_per_week": rng.randint(2, 5)}) + "\n" for g, a in FITNESS))
+        atomic.write_text(tmp / "public" / "howto.jsonl", "".join(
+            json.dumps({"task": t, "minutes": rng.choice([5, 10, 20, 30])}) + "\n" for t in HOWTO))
+
+        # -- who is who, and consent ----------------------------------------------------------------------
+        atomic.write_json(tmp / "household.json", {
+            "timezone": TZ, "now": NOW.isoformat(timespec="minutes"),
+            "members": [{"name": first, "full_name": m["full_name"], "emails": m["emails"]} for first, m in hh.members.items()],
+        })
+        registry = ConsentRegistry(tmp / "consent.sqlite", create=True)
+        granted_at = datetime(2026, 1, 5, 12, 0, tzinfo=ZoneInfo("UTC"))
+        for first in firsts:
+            registry.add_member(first, at=granted_at)
+            for category in CATEGORIES:
+                if not (first == "Sam" and category == "email"):
+                    registry.grant(first, category, at=granted_at)
+    hh.root = out
+    # Faker phone numbers come in several formats; keep the digits too so a reformatted copy is caught.
+    hh.pii["PHONE_DIGITS"] = {re.sub(r"\D", "", p) for p in hh.pii["PHONE_NUMBER"]}
+    return hh
