@@ -31,7 +31,7 @@ class Stage:
 
 
 STAGES: dict[str, Stage] = {
-    "data": Stage("hrmtrain.data.stage:run", "write the SFT dataset to data.path (bundled sample household data)"),
+    "data": Stage("hrmtrain.data.stage:run", "household files -> consent, redaction, instruction examples, splits in data.path"),
     "train": Stage("hrmtrain.train.stage:run", "supervised fine-tuning of the L-Module (full or LoRA)"),
     "report": Stage("hrmtrain.report:run", "write runs/<name>/report.html for a finished run"),
     "pipeline": Stage("hrmtrain.pipeline:run", "data, train and report, in order, on the configured model"),
@@ -52,10 +52,19 @@ def _load(entry: str):
     return getattr(importlib.import_module(module), func)
 
 
+# Libraries that log routine INFO lines ("will use `file` transport") under Hydra's INFO root logger.
+QUIET_LOGGERS = ("openlineage", "presidio-analyzer", "presidio-anonymizer", "datasets", "httpx")
+
+
 def run_stage(stage: str, cfg) -> None:
     """Validate the config, then run the stage; user errors become one message and exit 2."""
+    import logging
+
     from hrmtrain.config import check_values
     from hrmtrain.errors import HrmError
+
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     try:
         check_values(cfg)
@@ -80,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if stage in COMMANDS:
         run_command(stage, argv[1:])
+        return
+    if stage == "data" and len(argv) > 1 and argv[1] in ("ingest", "redact"):
+        run_command("data", argv[1:])
         return
     if stage not in STAGES:
         print(f"hrmtrain: unknown stage {stage!r}\n\n{_usage()}", file=sys.stderr)

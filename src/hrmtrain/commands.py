@@ -20,7 +20,8 @@ def consent_main(argv: list[str]) -> int:
     from hrmtrain.data.consent import CATEGORIES, ConsentRegistry
 
     ap = argparse.ArgumentParser(prog="hrmtrain consent", description="The household's consent registry.")
-    ap.add_argument("--db", default=DataConfig.consent_db, help="registry file (default: %(default)s)")
+    default_db = DataConfig.consent_db.replace("${data.raw}", DataConfig.raw)
+    ap.add_argument("--db", default=default_db, help="registry file (default: %(default)s)")
     sub = ap.add_subparsers(dest="action", required=True)
     p = sub.add_parser("add-member", help="register a household member")
     p.add_argument("member")
@@ -94,14 +95,92 @@ def lineage_main(argv: list[str]) -> int:
     return 0
 
 
+def data_tools_main(argv: list[str]) -> int:
+    import json
+    from pathlib import Path
+
+    from hrmtrain import atomic
+    from hrmtrain.errors import DataError
+
+    ap = argparse.ArgumentParser(prog="hrmtrain data", description="Tools on household files "
+                                 "(`hrmtrain data [overrides]` without a tool builds the SFT splits).")
+    sub = ap.add_subparsers(dest="tool", required=True)
+    p = sub.add_parser("ingest", help="read every file under DIR by its kind; report per file what was "
+                                      "loaded or skipped and why; write the (redacted) records")
+    p.add_argument("dir")
+    p.add_argument("--out", required=True, help="folder for records.jsonl and report.json")
+    p.add_argument("--household", help="household.json naming the members (default: DIR/household.json, if any)")
+    p = sub.add_parser("redact", help="redact the `text` field of each JSON line (other fields kept)")
+    p.add_argument("input")
+    p.add_argument("output")
+    args = ap.parse_args(argv)
+
+    if args.tool == "redact":
+        from hrmtrain.data.redact import Redactor
+
+        src = Path(args.input)
+        if not src.is_file():
+            raise DataError(src, "no such file")
+        rows = []
+        for n, line in enumerate(src.read_text(encoding="utf-8", errors="strict").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(src, f"not valid JSON ({exc.msg})", n) from None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise DataError(src, "needs a string field 'text'", n)
+            rows.append(row)
+        redacted = Redactor().redact_many([r["text"] for r in rows])
+        for row, (text, spans) in zip(rows, redacted):
+            row["text"] = text
+        atomic.write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        print(f"{len(rows)} lines redacted ({sum(len(s) for _, s in redacted)} spans) -> {args.output}")
+        return 0
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from hrmtrain.data.build import redact_records
+    from hrmtrain.data.sources.ingest import ingest
+    from hrmtrain.data.sources.records import Directory
+
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise DataError(root, "no such folder")
+    household = Path(args.household) if args.household else root / "household.json"
+    directory = Directory.load(household) if household.is_file() or args.household else Directory([], "UTC", "")
+    loaded, files = ingest(root, directory)
+    records = redact_records(loaded.records, directory)
+    out = Path(args.out)
+    with atomic.staged_dir(out, replace=True) as tmp:
+        atomic.write_text(tmp / "records.jsonl", "".join(json.dumps(r.to_dict(), ensure_ascii=False, default=str)
+                                                         + "\n" for r in records))
+        atomic.write_json(tmp / "report.json", {"files": files, "skipped": [str(s) for s in loaded.skipped],
+                                                "warnings": [str(w) for w in loaded.warnings]})
+    table = Table(title=f"hrmtrain data ingest {root}")
+    table.add_column("file")
+    table.add_column("outcome")
+    for name, outcome in files.items():
+        table.add_row(name, outcome, style="yellow" if outcome.startswith("skipped") else None)
+    Console().print(table)
+    print(f"{len(records)} records from {sum(1 for o in files.values() if not o.startswith('skipped'))} of "
+          f"{len(files)} files -> {out}/records.jsonl (redacted), {out}/report.json")
+    return 0
+
+
 COMMANDS = {
     "consent": (consent_main, "add-member | grant | revoke | list: the household's consent registry"),
     "lineage": (lineage_main, "verify | trace PATH | affected --member NAME | list: the audit log"),
 }
 
 
+TOOLS = {**COMMANDS, "data": (data_tools_main, "ingest DIR --out OUT | redact IN OUT")}
+
+
 def run_command(name: str, argv: list[str]) -> None:
-    main, _ = COMMANDS[name]
+    main, _ = TOOLS[name]
     try:
         code = main(argv)
     except HrmError as exc:

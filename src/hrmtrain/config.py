@@ -41,6 +41,12 @@ class Schedule(str, Enum):
     constant = "constant"
 
 
+class Balance(str, Enum):
+    cap = "cap"
+    oversample = "oversample"
+    none = "none"
+
+
 class WandbMode(str, Enum):
     auto = "auto"
     online = "online"
@@ -53,7 +59,7 @@ class TrainerConfig:
     max_steps: int = 240
     gradient_accumulation_steps: int = 1
     lr: float = 3e-3
-    batch_size: int = 8
+    batch_size: int = 4
     precision: Precision = Precision.auto
     warmup_steps: int = 20
     schedule: Schedule = Schedule.cosine
@@ -107,12 +113,15 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    path: str = "data/sft"
+    path: str = "data/sft"  # the SFT dataset: written by `hrmtrain data`, read by `hrmtrain train`
+    raw: str = "household"  # the household's files; the sample household is generated here if absent
+    consent_db: str = "${data.raw}/consent.sqlite"
     val_ratio: float = 0.05
+    test_ratio: float = 0.1
+    balance: Balance = Balance.oversample  # per task type, train split only
     enable_thinking: bool = False
     sample_rows: int = 480
     seed: int = 0
-    consent_db: str = "household/consent.sqlite"
 
 
 @dataclass
@@ -178,6 +187,8 @@ def check_values(cfg) -> None:
         raise ConfigValueError("trainer.min_lr_ratio", t.min_lr_ratio, "a float in [0, 1]")
     if not 0.0 < d.val_ratio < 1.0:
         raise ConfigValueError("data.val_ratio", d.val_ratio, "a float in (0, 1)")
+    if not 0.0 <= d.test_ratio < 1.0 or d.val_ratio + d.test_ratio >= 1.0:
+        raise ConfigValueError("data.test_ratio", d.test_ratio, "a float in [0, 1) with val_ratio + test_ratio < 1")
     if not 0.0 <= cfg.model.lora.dropout < 1.0:
         raise ConfigValueError("model.lora.dropout", cfg.model.lora.dropout, "a float in [0, 1)")
     if t.device not in ("auto", "cpu") and not t.device.startswith("cuda"):

@@ -1,6 +1,7 @@
 """`hrmtrain pipeline`: every stage that exists, in order, on the configured model and data.
 
-data (bundled sample, unless data.path already holds data) -> train -> report.
+data (the household's files, or the generated sample household) -> train -> report. When data.path
+already holds SFT data that `hrmtrain data` did not write, that data is used as it is.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hrmtrain.data.stage import record_lineage, write_sample_dataset
 from hrmtrain.errors import HrmError
 from hrmtrain.report import write_report
 from hrmtrain.train.stage import print_summary, train
@@ -17,14 +17,15 @@ from hrmtrain.train.stage import print_summary, train
 def run(cfg) -> None:
     main = int(os.environ.get("RANK", "0")) == 0
     data = Path(cfg.data.path)
-    if data.exists() and not (data / "manifest.json").is_file():
+    if data.exists() and any(data.iterdir()) and not (data / "manifest.json").is_file():
         print(f"[1/3] data: using the existing data at {data}")
     elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise HrmError(f"{data}: under torchrun the pipeline needs its data written first: run `hrmtrain data`")
     else:
-        write_sample_dataset(data, cfg.data.sample_rows, cfg.data.seed)
-        record_lineage(cfg, data)
-        print(f"[1/3] data: wrote {cfg.data.sample_rows} sample household conversations to {data}")
+        from hrmtrain.data.stage import run as build_data
+
+        print("[1/3] data")
+        build_data(cfg)
     if main:
         print("[2/3] train")
     result = train(cfg)

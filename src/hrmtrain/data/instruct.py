@@ -211,18 +211,18 @@ def fitness_plan(rec: Record, h: Household, rng: random.Random) -> Dialogue:
     return d
 
 
-BUILDERS: dict[str, tuple[str, Callable]] = {  # task type -> (record kind, builder)
-    "schedule": ("event", schedule),
-    "reschedule": ("event", reschedule),
-    "query_calendar": ("event", query_calendar),
-    "triage_mail": ("email", triage_mail),
-    "draft_reply": ("email", draft_reply),
-    "add_todo": ("todo", add_todo),
-    "complete_todo": ("todo", complete_todo),
-    "shopping": ("shopping", shopping),
-    "recipe_question": ("recipe", recipe_question),
-    "timer": ("recipe", timer),
-    "fitness_plan": ("fitness", fitness_plan),
+BUILDERS: dict[str, tuple[tuple[str, ...], Callable]] = {  # task type -> (record kinds, builder)
+    "schedule": (("event",), schedule),
+    "reschedule": (("event",), reschedule),
+    "query_calendar": (("event",), query_calendar),
+    "triage_mail": (("email",), triage_mail),
+    "draft_reply": (("email",), draft_reply),
+    "add_todo": (("todo",), add_todo),
+    "complete_todo": (("todo",), complete_todo),
+    "shopping": (("shopping",), shopping),
+    "recipe_question": (("recipe",), recipe_question),
+    "timer": (("recipe", "howto"), timer),
+    "fitness_plan": (("fitness",), fitness_plan),
 }
 MULTI_STEP = {"reschedule", "draft_reply", "complete_todo"}
 
@@ -238,11 +238,11 @@ def build_examples(records: list[Record], now: str, seed: int = 0) -> list[dict]
     recipes = [r for r in records if r.kind == "recipe"]
     rows = []
     for rec in records:
-        for task_type, (kind, builder) in BUILDERS.items():
-            if rec.kind != kind:
+        for task_type, (kinds, builder) in BUILDERS.items():
+            if rec.kind not in kinds:
                 continue
             h = _household(now, seed)
-            if kind == "recipe":
+            if rec.kind == "recipe":
                 _recipes(h, recipes)
             try:
                 d = builder(rec, h, rng)

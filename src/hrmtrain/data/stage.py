@@ -1,7 +1,10 @@
-"""`hrmtrain data`: write the SFT dataset to `data.path`.
+"""`hrmtrain data`: build the SFT splits from the household's files (see build.py).
 
-Until the household data pipeline lands this writes the bundled sample household conversations
-(`hrmtrain.data.sample`) as JSONL, with a manifest carrying the content hash.
+With the default `data.raw` and no such folder, the seeded sample household (synth.py) is
+generated there first: that is what `hrmtrain pipeline` runs on out of the box.
+
+`write_sample_dataset` writes the older single-file sample conversations (`data.sample`), still
+used by the training tests as a small fixed dataset.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 from pathlib import Path
 
 from hrmtrain import __version__, atomic
+from hrmtrain.config import DataConfig
 from hrmtrain.data.sample import sample_rows
 from hrmtrain.errors import HrmError
 
@@ -38,16 +42,23 @@ def write_sample_dataset(path: str | Path, rows: int, seed: int) -> Path:
     return out
 
 
-def record_lineage(cfg, out: Path) -> None:
-    from omegaconf import OmegaConf
+def ensure_household(cfg) -> Path:
+    """The raw household folder; the sample household is generated when the default one is absent."""
+    raw = Path(cfg.data.raw)
+    if not raw.exists() and cfg.data.raw == DataConfig.raw:
+        from hrmtrain.data.synth import generate
 
-    from hrmtrain.lineage import AuditLog
+        generate(raw, seed=cfg.data.seed)
+        print(f"hrmtrain data: generated the sample household in {raw}/ (seeded; Sam has not consented to e-mail)")
+    return raw
 
-    AuditLog(cfg.lineage.dir).append("data", outputs=[out], config=OmegaConf.to_container(cfg.data, resolve=True),
-                                     details={"source": "hrmtrain.data.sample", "rows": cfg.data.sample_rows})
 
+def run(cfg):
+    from hrmtrain.data.build import build, print_build
 
-def run(cfg) -> None:
-    out = write_sample_dataset(cfg.data.path, cfg.data.sample_rows, cfg.data.seed)
-    record_lineage(cfg, out)
-    print(f"hrmtrain data: wrote {cfg.data.sample_rows} sample conversations to {out}/train.jsonl")
+    ensure_household(cfg)
+    result = build(cfg)
+    print_build(result)
+    print(f"hrmtrain data: {sum(sum(c.values()) for c in result.counts.values())} examples from "
+          f"{result.records_used} records written to {result.out}/")
+    return result

@@ -163,6 +163,14 @@ def split_rows(rows: list[Row], val_ratio: float, seed: int) -> tuple[list[Row],
     return [rows[i] for i in train], [rows[i] for i in val]
 
 
+def load_train_val(path: str | Path, val_ratio: float, seed: int) -> tuple[list[Row], list[Row]]:
+    """The splits `hrmtrain data` wrote (train.parquet, val.parquet), or any data split by `val_ratio`."""
+    p = Path(path)
+    if p.is_dir() and (p / "train.parquet").is_file() and (p / "val.parquet").is_file():
+        return load_rows(p / "train.parquet"), load_rows(p / "val.parquet")
+    return split_rows(load_rows(path), val_ratio, seed)
+
+
 def encode_rows(rows: list[Row], encoder: ChatEncoder, max_length: int) -> list[Example]:
     out = []
     for row in rows:

@@ -19,7 +19,7 @@ from hrmtrain.errors import CheckpointError, DataError, HrmError
 from hrmtrain.train import checkpoint, distributed
 from hrmtrain.train import model as models
 from hrmtrain.train.chat import ChatEncoder
-from hrmtrain.train.dataset import StepBatches, data_hash, encode_rows, load_rows, split_rows
+from hrmtrain.train.dataset import StepBatches, data_hash, encode_rows, load_train_val
 from hrmtrain.train.loop import LoopState, fit
 from hrmtrain.train.loss import SFTLoss
 from hrmtrain.train.precision import resolve as resolve_precision
@@ -97,8 +97,7 @@ def train(cfg) -> TrainResult:
 
     source = models.resolve(cfg.model.base, cfg.model.revision)
     tokenizer = models.load_tokenizer(source)
-    rows = load_rows(cfg.data.path)
-    train_rows, val_rows = split_rows(rows, cfg.data.val_ratio, cfg.data.seed)
+    train_rows, val_rows = load_train_val(cfg.data.path, cfg.data.val_ratio, cfg.data.seed)
     encoder = ChatEncoder(tokenizer, enable_thinking=cfg.data.enable_thinking)
     train_ex = encode_rows(train_rows, encoder, cfg.trainer.max_length)
     val_ex = encode_rows(val_rows, encoder, cfg.trainer.max_length)
