@@ -33,7 +33,9 @@ def test_pipeline_short_run_learns_and_reports(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert "[1/3] data" in res.stdout and "[3/3] report" in res.stdout
     assert "val loss drop" in res.stdout  # the summary table
-    assert (tmp_path / "data" / "sft" / "train.jsonl").is_file()
+    assert (tmp_path / "data" / "sft" / "train.parquet").is_file()
+    assert (tmp_path / "lineage" / "audit.jsonl").is_file()
+    assert "examples per task type and split" in res.stdout
     val = _check_run(tmp_path / "runs" / "short")
     assert len(val) == 5  # step 0, 10, 20, 30, 40
     assert val[-1] < 0.7 * val[0], val

