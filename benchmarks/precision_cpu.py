@@ -18,12 +18,27 @@ import time
 import torch
 
 from hrmtrain.config import compose
-from hrmtrain.data.sample import sample_rows
 from hrmtrain.train import model as models
 from hrmtrain.train.chat import ChatEncoder
 from hrmtrain.train.dataset import Row, StepBatches, encode_rows
 from hrmtrain.train.loss import SFTLoss
 from hrmtrain.train.precision import Precision, cpu_has_native_bf16
+
+
+def household_rows(limit: int = 64) -> list[dict]:
+    """Conversations from the generated sample household (unredacted: synthetic data, timing only)."""
+    import tempfile
+
+    from hrmtrain.data.instruct import build_examples
+    from hrmtrain.data.sources.ingest import ingest
+    from hrmtrain.data.sources.records import Directory
+    from hrmtrain.data.synth import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        household = generate(f"{tmp}/household", seed=0)
+        directory = Directory.load(household.root / "household.json")
+        records, _ = ingest(household.root, directory)
+        return build_examples(records.records, directory.now, seed=0)[:limit]
 
 
 def step_times(precision: str, batches: StepBatches, steps: int, device: torch.device) -> list[float]:
@@ -60,7 +75,7 @@ def main() -> None:
     args = ap.parse_args()
     device = torch.device(args.device)
     tokenizer = models.load_tokenizer(models.ModelSource("tiny", None))
-    rows = [Row(r["messages"], r["tools"], "sample", i) for i, r in enumerate(sample_rows(64, seed=0), 1)]
+    rows = [Row(r["messages"], r["tools"], "sample", i) for i, r in enumerate(household_rows(), 1)]
     examples = encode_rows(rows, ChatEncoder(tokenizer), 1024)
     batches = StepBatches(examples, args.batch, 1, seed=0, pad_id=tokenizer.pad_token_id)
     print(f"device={device} cpu_capability={torch.backends.cpu.get_cpu_capability()} "

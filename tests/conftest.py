@@ -38,12 +38,27 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def conversation_rows(n: int = 3) -> list[dict]:
+    """Single-step household conversations (system, user, tool call, tool result, reply), TRL format."""
+    from hrmtrain.data.instruct import build_examples
+    from hrmtrain.data.sources.records import Record
+
+    items = ["oat milk", "eggs", "coffee", "bin bags", "apples"]
+    records = [Record("shopping", "shopping", "shopping.csv", f"row {i + 1}",
+                      {"item": items[i % len(items)], "quantity": i % 3 + 1}) for i in range(n)]
+    return build_examples(records, "2026-03-02T09:00")
+
+
 @pytest.fixture(scope="session")
 def sample_data(tmp_path_factory) -> Path:
-    from hrmtrain.data.stage import write_sample_dataset
+    """The train/val/test splits `hrmtrain data` builds from the sample household."""
+    from hrmtrain.data.build import build
+    from hrmtrain.data.synth import generate
 
-    path = tmp_path_factory.mktemp("sample") / "data"
-    return write_sample_dataset(path, rows=96, seed=0)
+    tmp = tmp_path_factory.mktemp("sample")
+    generate(tmp / "household", seed=0)
+    build(compose([f"data.raw={tmp / 'household'}", f"data.path={tmp / 'data'}", f"lineage.dir={tmp / 'lineage'}"]))
+    return tmp / "data"
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from hrmtrain.data.sample import sample_rows
+from conftest import conversation_rows
 from hrmtrain.train.chat import IGNORE, ChatEncoder
 
-ROW = sample_rows(1, seed=3)[0]
+ROW = conversation_rows(1)[0]
 
 
 def _spans(labels):

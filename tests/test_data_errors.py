@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from conftest import run_cli
-from hrmtrain.data.sample import sample_rows
+from conftest import conversation_rows, run_cli
 from hrmtrain.errors import DataError
 from hrmtrain.train.dataset import load_rows
 
@@ -17,7 +16,7 @@ def _write(path, rows):
     return path
 
 
-GOOD = sample_rows(3)
+GOOD = conversation_rows(3)
 
 
 def test_missing_path(tmp_path):

@@ -24,6 +24,9 @@ def _check_run(run_dir):
     # the loss plot is embedded (the report is one self-contained file)
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}"', html)) >= 1
     assert "validation loss" in html.lower()
+    # the data section: counts per task type and split, and the consent exclusions
+    assert 'id="data"' in html and "draft_reply" in html
+    assert "no email consent from every member concerned" in html
     return _val_losses(run_dir)
 
 

@@ -158,3 +158,23 @@ def test_real_world_calendars_load_or_are_reported(directory):
         outcomes[path.name] = len(loaded.records)
     assert outcomes["example.ics"] == 3 and outcomes["issue_466_convert_tzid_with_slash.ics"] > 10
     assert outcomes["broken_ical.ics"] == 0 and outcomes["big_bad_calendar.ics"] == 0
+
+
+def test_mbox_splits_on_separator_lines_only(tmp_path, directory):
+    box = tmp_path / "alex.mbox"
+    box.write_bytes(b"From MAILER-DAEMON Sun Aug  7 11:40:37 2022\nFrom: Sam <sam@example.org>\nSubject: one\n\n"
+                    b"Hello\n\nFrom time to time we meet.\n>From the archive.\n\n"
+                    b"From sam@example.org Mon Aug  8 09:00:00 2022\nFrom: Sam <sam@example.org>\nSubject: two\n\nBye\n")
+    loaded = read_mail(box, directory)
+    assert [r.fields["subject"] for r in loaded.records] == ["one", "two"]
+    assert "From time to time we meet.\nFrom the archive." in loaded.records[0].fields["body"]
+    assert loaded.records[0].members == ["Alex"]  # the mailbox's owner
+
+
+def test_headers_that_break_the_stdlib_parser_skip_only_that_message(tmp_path, directory):
+    box = tmp_path / "odd.mbox"
+    box.write_bytes(b"From x Mon Aug  8 09:00:00 2022\nFrom: a@\nMessage-ID: <\nContent-Type: text/plain;a*\n\nhi\n\n"
+                    b"From y Mon Aug  8 09:00:00 2022\nFrom: B <b@example.org>\nSubject: fine\n\nok\n")
+    loaded = read_mail(box, directory)
+    assert [r.fields["subject"] for r in loaded.records] == ["fine"]
+    assert len(loaded.skipped) + len(loaded.warnings) >= 1

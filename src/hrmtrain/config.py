@@ -120,7 +120,6 @@ class DataConfig:
     test_ratio: float = 0.1
     balance: Balance = Balance.oversample  # per task type, train split only
     enable_thinking: bool = False
-    sample_rows: int = 480
     seed: int = 0
 
 
@@ -174,7 +173,6 @@ def check_values(cfg) -> None:
         "trainer.checkpoint_every": t.checkpoint_every,
         "trainer.keep_checkpoints": t.keep_checkpoints,
         "model.lora.r": cfg.model.lora.r,
-        "data.sample_rows": d.sample_rows,
     }
     for key, value in positive.items():
         if value < 1:

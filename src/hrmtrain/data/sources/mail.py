@@ -10,7 +10,6 @@ subject, date and the plain-text body are kept (minimisation).
 from __future__ import annotations
 
 import email
-import mailbox
 import re
 from datetime import datetime, timezone
 from email import policy
@@ -43,6 +42,10 @@ def _html_text(html: str) -> str:
 def _body(msg: EmailMessage) -> tuple[str, str | None]:
     """(plain text, warning or None)."""
     part = msg.get_body(preferencelist=("plain", "html"))
+    if part is None and msg.get_content_type() == "message/rfc822":  # a forwarded message at the top
+        inner = msg.get_payload()
+        inner = inner[0] if isinstance(inner, list) and inner else inner
+        return _body(inner) if isinstance(inner, EmailMessage) else ("", None)
     if part is None:
         return "", None
     warning = None
@@ -63,11 +66,34 @@ def _body(msg: EmailMessage) -> tuple[str, str | None]:
     return text.strip()[:MAX_BODY_CHARS], warning
 
 
+# What Python 3.11's header parser raises on some malformed values ("a@", "<", "((((", "text/plain;a*"):
+HEADER_ERRORS = (ValueError, IndexError, TypeError, AttributeError, UnboundLocalError, RecursionError, LookupError)
+# An mbox "From " separator line: sender, then an asctime date. A body line that merely starts with
+# "From " (unescaped, as in "From time to time") is not one, though Python's mailbox module splits there.
+FROM_LINE = re.compile(rb"^From \S+\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+                       rb" +\d{1,2} \d{1,2}:\d{2}(?::\d{2})? (?:\S+ )?\d{4}")
+
+
+def split_mbox(data: bytes) -> list[bytes]:
+    """The messages of an mbox, split on real separator lines, with ">From " un-escaped (mboxrd)."""
+    messages, current = [], None
+    for line in data.splitlines(keepends=True):
+        if FROM_LINE.match(line):
+            if current is not None:
+                messages.append(b"".join(current))
+            current = []
+        elif current is not None:
+            current.append(line[1:] if re.match(rb"^>+From ", line) else line)
+    if current is not None:
+        messages.append(b"".join(current))
+    return messages
+
+
 def _addresses(msg: EmailMessage, header: str) -> list[tuple[str, str]]:
     """(display name, address) pairs; a header too broken to parse gives none."""
     try:
         value = msg[header]
-    except (ValueError, IndexError, TypeError):
+    except HEADER_ERRORS:
         return []
     if value is None:
         return []
@@ -93,13 +119,20 @@ def _local_time(msg: EmailMessage, tz: str) -> str | None:
 def message_record(msg: EmailMessage, path: Path, n: int, directory: Directory, owner: str | None,
                    out: Loaded) -> Record | None:
     part = f"message {n}"
+    if not msg.keys():
+        out.skipped.append(Skipped(str(path), "no mail headers (not an e-mail?)", part))
+        return None
     senders = _addresses(msg, "From")
     if not senders:
-        if not any(msg.get(h) for h in ("Subject", "To", "Date", "Message-ID")):
-            out.skipped.append(Skipped(str(path), "no mail headers (not an e-mail?)", part))
-        else:
-            out.skipped.append(Skipped(str(path), "no parseable From address", part))
-        return None
+        try:
+            raw_from = str(msg.get("From") or "").strip()
+        except HEADER_ERRORS:
+            raw_from = ""
+        if not raw_from:
+            out.skipped.append(Skipped(str(path), "no From header", part))
+            return None
+        out.warnings.append(Skipped(str(path), f"From {raw_from[:60]!r} holds no address", part))
+        senders = [(raw_from, raw_from)]
     recipients = _addresses(msg, "To") + _addresses(msg, "Cc")
     body, warning = _body(msg)
     if warning:
@@ -138,22 +171,21 @@ def read_mail(path: Path, directory: Directory) -> Loaded:
     if not is_mbox and path.suffix.lower() in (".mbox", ""):
         out.skipped.append(Skipped(str(path), "not an mbox file (does not start with a 'From ' line)"))
         return out
-    if not is_mbox:  # a single message: .eml, or a saved mail as .txt
-        with open(path, "rb") as f:
-            msg = email.message_from_binary_file(f, policy=policy.default)
-        rec = message_record(msg, path, 1, directory, owner, out)
+    data = path.read_bytes()
+    chunks = split_mbox(data) if is_mbox else [data]
+    for n, chunk in enumerate(chunks, start=1):
+        try:
+            msg = email.message_from_bytes(chunk, policy=policy.default)
+            rec = message_record(msg, path, n, directory, owner, out)
+        except HEADER_ERRORS as exc:  # the stdlib parser gives up on a few malformed headers
+            out.skipped.append(Skipped(str(path), f"unparseable headers ({type(exc).__name__}: {exc})"[:200],
+                                       f"message {n}"))
+            continue
         if rec:
             out.records.append(rec)
-        elif out.skipped and out.skipped[-1].part:  # the only message failed: the file failed
-            s = out.skipped.pop()
-            out.skipped.append(Skipped(str(path), s.reason))
-        return out
-    box = mailbox.mbox(path, factory=lambda f: email.message_from_binary_file(f, policy=policy.default), create=False)
-    try:
-        for n, msg in enumerate(box, start=1):
-            rec = message_record(msg, path, n, directory, owner, out)
-            if rec:
-                out.records.append(rec)
-    finally:
-        box.close()
+    if not is_mbox and not out.records and out.skipped and out.skipped[-1].part:
+        s = out.skipped.pop()  # the only message failed: the file failed
+        out.skipped.append(Skipped(str(path), s.reason))
+    if is_mbox and not chunks:
+        out.skipped.append(Skipped(str(path), "no message found after the first 'From ' line"))
     return out
