@@ -100,7 +100,8 @@ def _parquet_rows(rows: list[dict]) -> list[dict]:
                                    for c in m["tool_calls"]]
             messages.append(m)
         out.append({"messages": messages, "tools": json.dumps(r["tools"], ensure_ascii=False),
-                    "task_type": r["task_type"], "multi_step": r["multi_step"], "record_id": r["record_id"]})
+                    "task_type": r["task_type"], "multi_step": r["multi_step"], "record_id": r["record_id"],
+                    "initial_state": r["initial_state"]})
     return out
 
 

@@ -38,6 +38,7 @@ class Dialogue:
 
     def __post_init__(self):
         self.messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": self.request}]
+        self.initial_state = self.household.to_dict()  # what the evaluation starts an episode from
 
     def call(self, name: str, **arguments) -> dict:
         result = execute(self.household, name, arguments)
@@ -258,5 +259,6 @@ def build_examples(records: list[Record], now: str, seed: int = 0) -> list[dict]
                 "group_text": group_text(rec),
                 "record_id": rec.record_id,
                 "category": rec.category,
+                "initial_state": json.dumps(d.initial_state, ensure_ascii=False, sort_keys=True),
             })
     return rows

@@ -1,0 +1,185 @@
+"""The HRM loop under an explicit budget, and the flat (ReAct-style) baseline with the same budget.
+
+HRM: an H-module (planner) turns the request into the next short step, or says the task is done;
+the L-Module carries the step out with up to `l_steps` tool calls and answers. The episode ends as
+`done`, or when a budget runs out (`budget_h_cycles`, `budget_tool_calls`, `budget_tokens`), or
+after `max_tool_errors` failed calls (`tool_errors`); the reason is recorded.
+
+Planners: `passthrough` hands the whole request over as one step (what a small L-Module can use);
+the next cycle it says done. Others (the L-Module with a planner prompt, a separate endpoint) plug
+in through the same `Planner` interface.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from hrmtrain.eval.policies import Call, Policy
+from hrmtrain.eval.tasks import Task
+from hrmtrain.household.schemas import TOOLS
+from hrmtrain.household.tools import execute, validation_errors
+
+DONE = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    h_cycles: int = 4
+    l_steps: int = 4  # tool calls the L-Module may make for one step
+    tool_calls: int = 12  # in the whole episode
+    tokens: int = 2048  # generated, in the whole episode
+    max_new_tokens: int = 256  # per turn
+    max_tool_errors: int = 3
+
+
+@dataclass
+class CallRecord:
+    name: str
+    arguments: dict | None
+    parsed: bool
+    known: bool
+    schema_valid: bool
+    error: str = ""
+
+
+@dataclass
+class Episode:
+    task_id: str
+    task_type: str
+    loop: str
+    success: bool = False
+    why: str = ""
+    stop_reason: str = ""
+    answer: str = ""
+    h_cycles: int = 0
+    tokens: int = 0
+    calls: list[CallRecord] = field(default_factory=list)
+    harness_s: float = 0.0  # time spent outside the policy (tools, bookkeeping)
+    policy_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+class Planner(Protocol):
+    name: str
+
+    def next_step(self, task: Task, history: list[str]) -> str | None: ...
+
+
+class PassthroughPlanner:
+    name = "passthrough"
+
+    def next_step(self, task: Task, history: list[str]) -> str | None:
+        return task.request if not history else DONE
+
+
+class _Run:
+    """Shared bookkeeping of one episode: budget counters, tool execution, timing."""
+
+    def __init__(self, task: Task, policy: Policy, budget: Budget, loop: str):
+        self.task, self.policy, self.budget = task, policy, budget
+        self.household = task.start()
+        self.episode = Episode(task.task_id, task.task_type, loop)
+        self.errors = 0
+
+    def act(self, messages: list[dict]):
+        started = time.perf_counter()
+        left = self.budget.tokens - self.episode.tokens
+        turn = self.policy.act(messages, self.task.tools, min(self.budget.max_new_tokens, max(left, 1)))
+        self.episode.policy_s += time.perf_counter() - started
+        self.episode.tokens += turn.tokens
+        return turn
+
+    def call(self, call: Call) -> dict:
+        """Run one call on the household; the tool message to append."""
+        schema_errors = validation_errors(call.name, call.arguments) if call.arguments is not None else ["unparsed"]
+        record = CallRecord(call.name, call.arguments, call.arguments is not None, call.name in TOOLS,
+                            not schema_errors)
+        if call.arguments is None:
+            content = {"error": f"could not parse the tool call: {call.parse_error}"}
+        else:
+            result = execute(self.household, call.name, call.arguments)
+            content = result.content
+        if "error" in content:
+            record.error = content["error"]
+            self.errors += 1
+        self.episode.calls.append(record)
+        return {"role": "tool", "name": call.name or "unknown", "content": json.dumps(content, ensure_ascii=False,
+                                                                                     sort_keys=True)}
+
+    def out_of_budget(self) -> str:
+        b, e = self.budget, self.episode
+        if self.errors >= b.max_tool_errors:
+            return "tool_errors"
+        if len(e.calls) >= b.tool_calls:
+            return "budget_tool_calls"
+        if e.tokens >= b.tokens:
+            return "budget_tokens"
+        return ""
+
+    def finish(self, answer: str, stop_reason: str, started: float) -> Episode:
+        e = self.episode
+        e.answer, e.stop_reason = answer, stop_reason
+        e.success, e.why = self.task.check(self.household, answer)
+        e.harness_s = time.perf_counter() - started - e.policy_s
+        return e
+
+
+def _assistant(turn) -> dict:
+    msg = {"role": "assistant", "content": turn.content}
+    if turn.calls:
+        msg["tool_calls"] = [{"type": "function", "function": {"name": c.name, "arguments": c.arguments or {}}}
+                             for c in turn.calls]
+    return msg
+
+
+def _react(run: _Run, messages: list[dict], max_calls: int) -> tuple[str, str]:
+    """Act until the policy answers without a call; (answer, stop reason or '')."""
+    calls = 0
+    while True:
+        turn = run.act(messages)
+        if not turn.calls:
+            return turn.content, ""
+        messages.append(_assistant(turn))
+        for call in turn.calls:
+            messages.append(run.call(call))
+            calls += 1
+        if reason := run.out_of_budget():
+            return turn.content, reason
+        if calls >= max_calls:
+            return turn.content, "budget_l_steps"
+
+
+def run_hrm(task: Task, policy: Policy, budget: Budget, planner: Planner | None = None) -> Episode:
+    planner = planner or PassthroughPlanner()
+    started = time.perf_counter()
+    run = _Run(task, policy, budget, f"hrm/{planner.name}")
+    history: list[str] = []
+    answer = ""
+    while True:
+        step = planner.next_step(task, history)
+        if step is DONE:
+            return run.finish(answer, "done", started)
+        if run.episode.h_cycles >= budget.h_cycles:
+            return run.finish(answer, "budget_h_cycles", started)
+        run.episode.h_cycles += 1
+        messages = [{"role": "system", "content": task.system}, {"role": "user", "content": step}]
+        answer, reason = _react(run, messages, budget.l_steps)
+        history.append(answer)
+        if reason and reason != "budget_l_steps":
+            return run.finish(answer, reason, started)
+
+
+def run_flat(task: Task, policy: Policy, budget: Budget) -> Episode:
+    """The single-level baseline: one ReAct loop on the request, with the episode's whole budget."""
+    started = time.perf_counter()
+    run = _Run(task, policy, budget, "flat")
+    messages = [{"role": "system", "content": task.system}, {"role": "user", "content": task.request}]
+    answer, reason = _react(run, messages, budget.tool_calls)
+    return run.finish(answer, reason or "done", started)

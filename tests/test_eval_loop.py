@@ -1,0 +1,66 @@
+"""Evaluation: the oracle scores 100%, doing nothing 0%; budgets stop episodes with a reason; Wilson intervals."""
+
+from __future__ import annotations
+
+import pytest
+
+from hrmtrain.eval.loop import Budget, run_flat, run_hrm
+from hrmtrain.eval.metrics import summarise, wilson
+from hrmtrain.eval.policies import Call, NoopPolicy, ScriptedPolicy, Turn, parse_turn
+from hrmtrain.eval.tasks import load_tasks
+
+
+@pytest.fixture(scope="module")
+def tasks(sample_data):
+    return load_tasks(sample_data)
+
+
+def test_test_split_becomes_tasks(tasks):
+    assert len(tasks) >= 20 and len({t.task_type for t in tasks}) >= 8
+    assert any(t.multi_step and len(t.gold_calls) >= 2 for t in tasks)
+    lookups = [t for t in tasks if t.task_type in ("query_calendar", "triage_mail", "recipe_question")]
+    assert lookups and all(t.must_mention for t in lookups)
+
+
+@pytest.mark.parametrize("loop", [run_hrm, run_flat])
+def test_oracle_scores_100_and_noop_0(tasks, loop):
+    oracle = [loop(t, ScriptedPolicy(t.gold_calls, t.gold_answer), Budget()) for t in tasks]
+    noop = [loop(t, NoopPolicy(), Budget()) for t in tasks]
+    assert all(e.success for e in oracle), [(e.task_id, e.why) for e in oracle if not e.success]
+    assert not any(e.success for e in noop), [(e.task_id, e.task_type) for e in noop if e.success]
+    s = summarise(oracle, tasks)
+    assert s["overall"]["rate"] == 1.0 and s["tool_calls"]["argument_match"] == 1.0
+    assert s["stop_reasons"] == {"done": len(tasks)}
+    assert summarise(noop, tasks)["overall"]["rate"] == 0.0
+
+
+def test_budgets_stop_with_a_reason(tasks):
+    multi = next(t for t in tasks if len(t.gold_calls) >= 2)
+    e = run_flat(multi, ScriptedPolicy(multi.gold_calls, multi.gold_answer), Budget(tool_calls=1))
+    assert e.stop_reason == "budget_tool_calls" and not e.success
+    e = run_flat(multi, ScriptedPolicy(multi.gold_calls, multi.gold_answer), Budget(tokens=5))
+    assert e.stop_reason == "budget_tokens"
+
+    class Flailing:
+        name = "flailing"
+
+        def act(self, messages, tools, max_new_tokens):
+            return Turn("", [Call("calendar_fly", {})], tokens=3)
+
+    e = run_hrm(multi, Flailing(), Budget(max_tool_errors=2))
+    assert e.stop_reason == "tool_errors" and [c.known for c in e.calls] == [False, False]
+
+
+def test_parse_turn_hermes_calls():
+    text = ('<think>\n\n</think>\n\n<tool_call>\n{"name": "shopping_add", "arguments": {"item": "eggs"}}\n</tool_call>'
+            '<tool_call>\n{"name": "x", "arguments": {bad}}\n</tool_call><|im_end|>')
+    content, calls = parse_turn(text)
+    assert content == "" and calls[0].name == "shopping_add" and calls[0].arguments == {"item": "eggs"}
+    assert calls[1].arguments is None and "not JSON" in calls[1].parse_error
+
+
+def test_wilson_interval():
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
+    assert wilson(0, 10)[1] == pytest.approx(0.2775, abs=1e-4)
+    low, high = wilson(5, 10)
+    assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
