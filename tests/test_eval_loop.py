@@ -64,3 +64,27 @@ def test_wilson_interval():
     assert wilson(0, 10)[1] == pytest.approx(0.2775, abs=1e-4)
     low, high = wilson(5, 10)
     assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
+
+
+def test_eval_cli_writes_results(sample_data, tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    for policy, expected in (("scripted", 1.0), ("noop", 0.0)):
+        res = run_cli(["eval", f"eval.policy={policy}", f"data.path={sample_data}", f"run.dir={tmp_path}"],
+                      cwd=tmp_path)
+        assert res.returncode == 0, res.stderr[-2000:]
+        results = json.loads((tmp_path / f"eval-{policy}.json").read_text())
+        for loop in ("hrm", "flat"):
+            summary = results["loops"][loop]["summary"]
+            assert summary["overall"]["rate"] == expected
+            assert len(results["loops"][loop]["episodes"]) == results["tasks"]
+        assert "overall" in res.stdout and "95% CI" in res.stdout
+
+
+def test_eval_without_a_model_says_so(sample_data, tmp_path):
+    from conftest import run_cli
+
+    res = run_cli(["eval", f"data.path={sample_data}", f"run.dir={tmp_path / 'runs'}"], cwd=tmp_path)
+    assert res.returncode == 2 and "no trained model to evaluate" in res.stderr

@@ -33,6 +33,7 @@ class Stage:
 STAGES: dict[str, Stage] = {
     "data": Stage("hrmtrain.data.stage:run", "household files -> consent, redaction, instruction examples, splits in data.path"),
     "train": Stage("hrmtrain.train.stage:run", "supervised fine-tuning of the L-Module (full or LoRA)"),
+    "eval": Stage("hrmtrain.eval.stage:run", "test tasks under the HRM loop and the flat baseline (eval.policy=local|scripted|noop)"),
     "report": Stage("hrmtrain.report:run", "write runs/<name>/report.html for a finished run"),
     "pipeline": Stage("hrmtrain.pipeline:run", "data, train and report, in order, on the configured model"),
 }

@@ -47,6 +47,18 @@ class Balance(str, Enum):
     none = "none"
 
 
+class EvalPolicy(str, Enum):
+    local = "local"  # the trained L-Module (transformers)
+    scripted = "scripted"  # replays the gold calls: the oracle
+    noop = "noop"  # answers without calling a tool
+
+
+class EvalLoop(str, Enum):
+    both = "both"
+    hrm = "hrm"
+    flat = "flat"
+
+
 class WandbMode(str, Enum):
     auto = "auto"
     online = "online"
@@ -136,6 +148,28 @@ class LoggingConfig:
 
 
 @dataclass
+class BudgetConfig:
+    h_cycles: int = 4
+    l_steps: int = 4
+    tool_calls: int = 12
+    tokens: int = 2048
+    max_new_tokens: int = 128
+    max_tool_errors: int = 3
+
+
+@dataclass
+class EvalConfig:
+    policy: EvalPolicy = EvalPolicy.local
+    model: Optional[str] = None  # default: the model of run.name, or of the newest run under run.dir
+    tasks: Optional[str] = None  # default: the test split under data.path
+    loop: EvalLoop = EvalLoop.both
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    temperature: float = 0.0
+    max_tasks: Optional[int] = None
+    seed: int = 0
+
+
+@dataclass
 class RunConfig:
     name: Optional[str] = None
     dir: str = "runs"
@@ -148,6 +182,7 @@ class HrmConfig:
     data: DataConfig = field(default_factory=DataConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     lineage: LineageConfig = field(default_factory=LineageConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 
@@ -173,6 +208,12 @@ def check_values(cfg) -> None:
         "trainer.checkpoint_every": t.checkpoint_every,
         "trainer.keep_checkpoints": t.keep_checkpoints,
         "model.lora.r": cfg.model.lora.r,
+        "eval.budget.h_cycles": cfg.eval.budget.h_cycles,
+        "eval.budget.l_steps": cfg.eval.budget.l_steps,
+        "eval.budget.tool_calls": cfg.eval.budget.tool_calls,
+        "eval.budget.tokens": cfg.eval.budget.tokens,
+        "eval.budget.max_new_tokens": cfg.eval.budget.max_new_tokens,
+        "eval.budget.max_tool_errors": cfg.eval.budget.max_tool_errors,
     }
     for key, value in positive.items():
         if value < 1:
