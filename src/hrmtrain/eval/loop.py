@@ -3,7 +3,8 @@
 HRM: an H-module (planner) turns the request into the next short step, or says the task is done;
 the L-Module carries the step out with up to `l_steps` tool calls and answers. The episode ends as
 `done`, or when a budget runs out (`budget_h_cycles`, `budget_tool_calls`, `budget_tokens`), or
-after `max_tool_errors` failed calls (`tool_errors`); the reason is recorded.
+after `max_tool_errors` failed calls (`tool_errors`), or when the policy fails to answer at all
+(`policy_error`: an endpoint down or returning garbage); the reason is recorded.
 
 Planners: `passthrough` hands the whole request over as one step (what a small L-Module can use);
 the next cycle it says done. Others (the L-Module with a planner prompt, a separate endpoint) plug
@@ -126,7 +127,10 @@ class _Run:
     def finish(self, answer: str, stop_reason: str, started: float) -> Episode:
         e = self.episode
         e.answer, e.stop_reason = answer, stop_reason
+        policy_error = e.why
         e.success, e.why = self.task.check(self.household, answer)
+        if policy_error:
+            e.why = f"policy error: {policy_error}" + (f"; {e.why}" if e.why else "")
         e.harness_s = time.perf_counter() - started - e.policy_s
         return e
 
@@ -144,6 +148,9 @@ def _react(run: _Run, messages: list[dict], max_calls: int) -> tuple[str, str]:
     calls = 0
     while True:
         turn = run.act(messages)
+        if turn.error:
+            run.episode.why = turn.error
+            return "", "policy_error"
         if not turn.calls:
             return turn.content, ""
         messages.append(_assistant(turn))

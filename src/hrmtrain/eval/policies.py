@@ -29,6 +29,7 @@ class Turn:
     content: str
     calls: list[Call] = field(default_factory=list)
     tokens: int = 0  # generated tokens
+    error: str = ""  # the policy could not answer (e.g. a failed request to an endpoint)
 
 
 class Policy(Protocol):
