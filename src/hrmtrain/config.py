@@ -208,12 +208,7 @@ def check_values(cfg) -> None:
         "trainer.checkpoint_every": t.checkpoint_every,
         "trainer.keep_checkpoints": t.keep_checkpoints,
         "model.lora.r": cfg.model.lora.r,
-        "eval.budget.h_cycles": cfg.eval.budget.h_cycles,
-        "eval.budget.l_steps": cfg.eval.budget.l_steps,
-        "eval.budget.tool_calls": cfg.eval.budget.tool_calls,
-        "eval.budget.tokens": cfg.eval.budget.tokens,
-        "eval.budget.max_new_tokens": cfg.eval.budget.max_new_tokens,
-        "eval.budget.max_tool_errors": cfg.eval.budget.max_tool_errors,
+        **{f"eval.budget.{k}": v for k, v in cfg.eval.budget.items()},
     }
     for key, value in positive.items():
         if value < 1:

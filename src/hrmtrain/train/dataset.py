@@ -9,7 +9,6 @@ null keys to every call, changing the text the model is trained on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from dataclasses import dataclass
@@ -141,14 +140,6 @@ def load_rows(path: str | Path) -> list[Row]:
             raise DataError(file, "file is empty (no rows)")
         rows.extend(_check_row(r, file, n) for n, r in raw)
     return rows
-
-
-def data_hash(path: str | Path) -> str:
-    h = hashlib.sha256()
-    for f in data_files(path):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
 
 
 def split_rows(rows: list[Row], val_ratio: float, seed: int) -> tuple[list[Row], list[Row]]:

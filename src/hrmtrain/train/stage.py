@@ -19,8 +19,9 @@ from hrmtrain.errors import CheckpointError, DataError, HrmError
 from hrmtrain.train import checkpoint, distributed
 from hrmtrain.train import model as models
 from hrmtrain.train.chat import ChatEncoder
-from hrmtrain.train.dataset import StepBatches, data_hash, encode_rows, load_train_val
+from hrmtrain.train.dataset import StepBatches, encode_rows, load_train_val
 from hrmtrain.train.loop import LoopState, fit
+from hrmtrain.lineage import content_hash  # the same hash the lineage log records for the data
 from hrmtrain.train.loss import SFTLoss
 from hrmtrain.train.precision import resolve as resolve_precision
 from hrmtrain.train.schedule import make_scheduler
@@ -200,7 +201,7 @@ def _summary(cfg, run_dir, state: LoopState, total_params, trainable_params, n_t
         },
         "model": {"base": cfg.model.base, "params": total_params, "trainable_params": trainable_params,
                   "lora": bool(cfg.model.lora.enabled), "quant": str(cfg.model.quant)},
-        "data": {"path": str(cfg.data.path), "sha256": data_hash(cfg.data.path),
+        "data": {"path": str(cfg.data.path), "sha256": content_hash(cfg.data.path),
                  "train_sequences": n_train, "val_sequences": n_val},
     }
 
