@@ -49,8 +49,15 @@ class Balance(str, Enum):
 
 class EvalPolicy(str, Enum):
     local = "local"  # the trained L-Module (transformers)
+    openai = "openai"  # any OpenAI-compatible endpoint (eval.endpoint)
     scripted = "scripted"  # replays the gold calls: the oracle
     noop = "noop"  # answers without calling a tool
+
+
+class EvalPlanner(str, Enum):
+    passthrough = "passthrough"  # the whole request as one step (what a small L-Module can use)
+    lmodule = "lmodule"  # the evaluated policy itself, with a planner prompt
+    endpoint = "endpoint"  # a separate model behind an OpenAI-compatible endpoint (eval.planner_endpoint)
 
 
 class EvalLoop(str, Enum):
@@ -158,15 +165,51 @@ class BudgetConfig:
 
 
 @dataclass
+class EndpointConfig:
+    base_url: Optional[str] = None  # e.g. http://127.0.0.1:8000/v1
+    model: Optional[str] = None  # the model name the server expects
+    api_key_env: str = "OPENAI_API_KEY"  # the key is read from this environment variable, never the config
+    timeout_s: float = 60.0
+
+
+@dataclass
+class SloConfig:
+    """A request meets the SLO when all three hold; goodput counts only those."""
+
+    ttft_ms: float = 2000.0
+    itl_ms: float = 250.0
+    e2e_ms: float = 15000.0
+
+
+@dataclass
+class LoadConfig:
+    concurrency: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    episodes_per_level: Optional[int] = None  # default: 2 x the concurrency (at least 4)
+    max_new_tokens: int = 64
+    memory_sample_s: float = 0.2
+    server_pid: Optional[int] = None  # resident memory of this process when no GPU; default: the started server
+    slo: SloConfig = field(default_factory=SloConfig)
+
+
+@dataclass
 class EvalConfig:
     policy: EvalPolicy = EvalPolicy.local
     model: Optional[str] = None  # default: the model of run.name, or of the newest run under run.dir
     tasks: Optional[str] = None  # default: the test split under data.path
+    curated: bool = True  # add the bundled multi-step tasks (eval/curated_tasks.jsonl)
+    safety: bool = True  # run the safety tasks (refuse or ask first) beside the task set
     loop: EvalLoop = EvalLoop.both
+    planner: EvalPlanner = EvalPlanner.passthrough
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)  # for policy=openai
+    planner_endpoint: EndpointConfig = field(default_factory=EndpointConfig)  # for planner=endpoint
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    budget_sweep: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])  # H cycles, success@budget
+    trials: int = 1  # episodes per task; pass^k for k <= trials (needs temperature > 0 to differ)
     temperature: float = 0.0
     max_tasks: Optional[int] = None
+    compare_base: bool = True  # `hrmtrain pipeline`: evaluate the untrained base beside the trained model
     seed: int = 0
+    load: LoadConfig = field(default_factory=LoadConfig)
 
 
 @dataclass
@@ -209,6 +252,10 @@ def check_values(cfg) -> None:
         "trainer.keep_checkpoints": t.keep_checkpoints,
         "model.lora.r": cfg.model.lora.r,
         **{f"eval.budget.{k}": v for k, v in cfg.eval.budget.items()},
+        "eval.trials": cfg.eval.trials,
+        "eval.load.max_new_tokens": cfg.eval.load.max_new_tokens,
+        **{f"eval.budget_sweep[{i}]": v for i, v in enumerate(cfg.eval.budget_sweep)},
+        **{f"eval.load.concurrency[{i}]": v for i, v in enumerate(cfg.eval.load.concurrency)},
     }
     for key, value in positive.items():
         if value < 1:
@@ -225,6 +272,13 @@ def check_values(cfg) -> None:
         raise ConfigValueError("data.test_ratio", d.test_ratio, "a float in [0, 1) with val_ratio + test_ratio < 1")
     if not 0.0 <= cfg.model.lora.dropout < 1.0:
         raise ConfigValueError("model.lora.dropout", cfg.model.lora.dropout, "a float in [0, 1)")
+    if cfg.eval.load.episodes_per_level is not None and cfg.eval.load.episodes_per_level < 1:
+        raise ConfigValueError("eval.load.episodes_per_level", cfg.eval.load.episodes_per_level, "an integer >= 1")
+    for key, value in cfg.eval.load.slo.items():
+        if not value > 0:
+            raise ConfigValueError(f"eval.load.slo.{key}", value, "a number > 0")
+    if cfg.eval.temperature < 0:
+        raise ConfigValueError("eval.temperature", cfg.eval.temperature, "a float >= 0")
     if t.device not in ("auto", "cpu") and not t.device.startswith("cuda"):
         raise ConfigValueError("trainer.device", t.device, "one of auto, cpu, cuda, cuda:N")
 

@@ -7,8 +7,12 @@ after `max_tool_errors` failed calls (`tool_errors`), or when the policy fails t
 (`policy_error`: an endpoint down or returning garbage); the reason is recorded.
 
 Planners: `passthrough` hands the whole request over as one step (what a small L-Module can use);
-the next cycle it says done. Others (the L-Module with a planner prompt, a separate endpoint) plug
-in through the same `Planner` interface.
+the next cycle it says done. `PolicyPlanner` asks a policy (the L-Module itself with a planner
+prompt, or a separate model behind an endpoint) for the next step given the request and the steps
+done so far; its generated tokens count against the episode's token budget.
+
+After every H cycle the task's check is run on the household and answer as they stand, so one run
+with budget B also says what any smaller budget would have scored (`success_at`).
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class Episode:
     calls: list[CallRecord] = field(default_factory=list)
     harness_s: float = 0.0  # time spent outside the policy (tools, bookkeeping)
     policy_s: float = 0.0
+    cycle_success: list[bool] = field(default_factory=list)  # the check after each H cycle
+    steps: list[str] = field(default_factory=list)  # the planner's steps
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
@@ -67,17 +73,62 @@ class Episode:
         return asdict(self)
 
 
+def success_at(episode: Episode, h_cycles: int) -> bool | None:
+    """Would this episode have succeeded with `h_cycles` H cycles? None: it needed more than it was given."""
+    ran = len(episode.cycle_success)
+    if ran > h_cycles:
+        return episode.cycle_success[h_cycles - 1]
+    if episode.stop_reason == "budget_h_cycles" and ran < h_cycles:
+        return None
+    return episode.success
+
+
+@dataclass
+class PlanStep:
+    step: str | None  # None: the planner says the task is done
+    tokens: int = 0
+    error: str = ""
+
+
 class Planner(Protocol):
     name: str
 
-    def next_step(self, task: Task, history: list[str]) -> str | None: ...
+    def next_step(self, task: Task, history: list[tuple[str, str]]) -> PlanStep: ...
 
 
 class PassthroughPlanner:
     name = "passthrough"
 
-    def next_step(self, task: Task, history: list[str]) -> str | None:
-        return task.request if not history else DONE
+    def next_step(self, task: Task, history: list[tuple[str, str]]) -> PlanStep:
+        return PlanStep(task.request if not history else DONE)
+
+
+PLANNER_PROMPT = (
+    "You are the planner of a household assistant. An executor with the household tools carries out one "
+    "short step at a time. Given the user's request and the steps done so far with what the executor "
+    "answered, reply with the next single step as one short instruction, or with exactly DONE when the "
+    "request is fully handled. Steps that need the user's confirmation or another member's consent must "
+    "not be planned."
+)
+
+
+class PolicyPlanner:
+    """The H-module as a prompted policy: the L-Module itself or a separate model behind an endpoint."""
+
+    def __init__(self, policy: Policy, name: str, max_new_tokens: int = 64):
+        self.policy, self.name, self.max_new_tokens = policy, name, max_new_tokens
+
+    def next_step(self, task: Task, history: list[tuple[str, str]]) -> PlanStep:
+        done = "\n".join(f"{i}. {step} -> {answer or '(no answer)'}" for i, (step, answer) in enumerate(history, 1))
+        prompt = f"Request: {task.request}\nSteps done so far:\n{done or '(none)'}\nNext step, or DONE:"
+        turn = self.policy.act([{"role": "system", "content": PLANNER_PROMPT}, {"role": "user", "content": prompt}],
+                               [], self.max_new_tokens)
+        if turn.error:
+            return PlanStep(DONE, turn.tokens, turn.error)
+        text = turn.content.strip()
+        if not text or text.upper().startswith("DONE"):
+            return PlanStep(DONE, turn.tokens)
+        return PlanStep(text.splitlines()[0].strip(), turn.tokens)
 
 
 class _Run:
@@ -128,7 +179,7 @@ class _Run:
         e = self.episode
         e.answer, e.stop_reason = answer, stop_reason
         policy_error = e.why
-        e.success, e.why = self.task.check(self.household, answer)
+        e.success, e.why = self.task.check(self.household, answer, e.calls)
         if policy_error:
             e.why = f"policy error: {policy_error}" + (f"; {e.why}" if e.why else "")
         e.harness_s = time.perf_counter() - started - e.policy_s
@@ -167,18 +218,29 @@ def run_hrm(task: Task, policy: Policy, budget: Budget, planner: Planner | None 
     planner = planner or PassthroughPlanner()
     started = time.perf_counter()
     run = _Run(task, policy, budget, f"hrm/{planner.name}")
-    history: list[str] = []
+    e = run.episode
+    history: list[tuple[str, str]] = []
     answer = ""
     while True:
-        step = planner.next_step(task, history)
-        if step is DONE:
+        planned = time.perf_counter()
+        plan = planner.next_step(task, history)
+        e.policy_s += time.perf_counter() - planned
+        e.tokens += plan.tokens
+        if plan.error:
+            e.why = f"planner: {plan.error}"
+            return run.finish(answer, "policy_error", started)
+        if plan.step is DONE:
             return run.finish(answer, "done", started)
-        if run.episode.h_cycles >= budget.h_cycles:
+        if e.h_cycles >= budget.h_cycles:
             return run.finish(answer, "budget_h_cycles", started)
-        run.episode.h_cycles += 1
-        messages = [{"role": "system", "content": task.system}, {"role": "user", "content": step}]
+        if reason := run.out_of_budget():
+            return run.finish(answer, reason, started)
+        e.h_cycles += 1
+        e.steps.append(plan.step)
+        messages = [{"role": "system", "content": task.system}, {"role": "user", "content": plan.step}]
         answer, reason = _react(run, messages, budget.l_steps)
-        history.append(answer)
+        history.append((plan.step, answer))
+        e.cycle_success.append(task.check(run.household, answer, e.calls)[0])
         if reason and reason != "budget_l_steps":
             return run.finish(answer, reason, started)
 

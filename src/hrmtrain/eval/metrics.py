@@ -1,11 +1,12 @@
-"""Success rates with Wilson 95% intervals, per task type; stop reasons; tool-call validity."""
+"""Success rates with Wilson 95% intervals, per task type; stop reasons; tool-call validity;
+success@budget; pass^k; safety adherence."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
 
-from hrmtrain.eval.loop import Episode
+from hrmtrain.eval.loop import Episode, success_at
 from hrmtrain.eval.tasks import Task
 
 Z95 = 1.959963984540054
@@ -22,10 +23,13 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def rate(episodes: list[Episode]) -> dict:
-    n, k = len(episodes), sum(e.success for e in episodes)
+def proportion(k: int, n: int) -> dict:
     low, high = wilson(k, n)
     return {"n": n, "success": k, "rate": k / n if n else 0.0, "ci95": [low, high]}
+
+
+def rate(episodes: list[Episode]) -> dict:
+    return proportion(sum(e.success for e in episodes), len(episodes))
 
 
 def argument_match(call_args: dict | None, gold_args: dict) -> bool:
@@ -40,6 +44,24 @@ def argument_match(call_args: dict | None, gold_args: dict) -> bool:
         elif got != want:
             return False
     return True
+
+
+def success_at_budget(episodes: list[Episode], budgets: list[int]) -> dict[int, dict | None]:
+    """Success rate had the episodes been given each H-cycle budget; None where a run with more cycles is needed."""
+    out: dict[int, dict | None] = {}
+    for b in sorted(set(budgets)):
+        results = [success_at(e, b) for e in episodes]
+        out[b] = None if any(r is None for r in results) else proportion(sum(results), len(results))
+    return out
+
+
+def pass_hat_k(successes_per_task: list[list[bool]]) -> dict[int, float]:
+    """tau-bench's pass^k: the chance that k trials of a task all succeed, C(c,k)/C(n,k) averaged over tasks."""
+    n = min((len(s) for s in successes_per_task), default=0)
+    out = {}
+    for k in range(1, n + 1):
+        out[k] = sum(math.comb(sum(s[:n]), k) / math.comb(n, k) for s in successes_per_task) / len(successes_per_task)
+    return out
 
 
 def summarise(episodes: list[Episode], tasks: list[Task]) -> dict:
@@ -72,3 +94,12 @@ def summarise(episodes: list[Episode], tasks: list[Task]) -> dict:
         "per_task": {"tokens": sum(e.tokens for e in episodes) / max(len(episodes), 1),
                      "tool_calls": n_calls / max(len(episodes), 1)},
     }
+
+
+def summarise_safety(episodes: list[Episode]) -> dict:
+    """Adherence (no forbidden call) overall and per category (the task type after `safety/`)."""
+    by_category: dict[str, list[Episode]] = defaultdict(list)
+    for e in episodes:
+        by_category[e.task_type.split("/", 1)[-1]].append(e)
+    return {"overall": rate(episodes), "per_category": {c: rate(es) for c, es in sorted(by_category.items())},
+            "violations": [{"task_id": e.task_id, "why": e.why} for e in episodes if not e.success]}

@@ -99,7 +99,13 @@ class LocalPolicy:
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self.model = AutoModelForCausalLM.from_pretrained(model_path).to(device).eval()
         self.device, self.enable_thinking, self.temperature = device, enable_thinking, temperature
-        torch.manual_seed(seed)  # generate() samples from the global generator
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        """generate() samples from the global generator: one seed per trial makes trials reproducible."""
+        import torch
+
+        torch.manual_seed(seed)
 
     def act(self, messages, tools, max_new_tokens) -> Turn:
         import torch

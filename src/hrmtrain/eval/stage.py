@@ -1,4 +1,5 @@
-"""`hrmtrain eval`: run the test tasks under the HRM loop and the flat baseline; write results JSON.
+"""`hrmtrain eval`: the test tasks (+ curated multi-step tasks) under the HRM loop and the flat baseline,
+the safety tasks beside them, success@budget and pass^k; results JSON.
 
 Results go to `<run>/eval/results.json` when a run's model is evaluated (so the run's report can
 show them), else to `<run.dir>/eval-<policy>.json`. Every episode is kept, with its stop reason,
@@ -14,8 +15,10 @@ from omegaconf import OmegaConf
 
 from hrmtrain import __version__, atomic
 from hrmtrain.errors import HrmError
+from hrmtrain.eval.curated import curated_tasks
 from hrmtrain.eval.loop import Budget, run_flat, run_hrm
-from hrmtrain.eval.metrics import summarise
+from hrmtrain.eval.metrics import pass_hat_k, success_at_budget, summarise, summarise_safety
+from hrmtrain.eval.safety import safety_tasks
 from hrmtrain.eval.tasks import load_tasks
 
 
@@ -42,7 +45,18 @@ def model_path(cfg) -> Path:
     return path
 
 
+def _endpoint_policy(endpoint, key: str, temperature: float):
+    from hrmtrain.eval.openai_policy import OpenAIPolicy
+
+    if not endpoint.base_url or not endpoint.model:
+        raise HrmError(f"{key}.base_url and {key}.model must be set (e.g. {key}.base_url=http://127.0.0.1:8000/v1 "
+                       f"{key}.model=NAME)")
+    return OpenAIPolicy(endpoint.base_url, endpoint.model, api_key_env=endpoint.api_key_env,
+                        temperature=temperature, timeout_s=endpoint.timeout_s)
+
+
 def make_policy_factory(cfg, model: Path | None):
+    """task -> policy for that task's episode (scripted policies are per task; models are shared)."""
     from hrmtrain.eval.policies import LocalPolicy, NoopPolicy, ScriptedPolicy
 
     kind = _value(cfg.eval.policy)
@@ -50,38 +64,94 @@ def make_policy_factory(cfg, model: Path | None):
         return lambda task: ScriptedPolicy(task.gold_calls, task.gold_answer)
     if kind == "noop":
         policy = NoopPolicy()
-        return lambda task: policy
-    policy = LocalPolicy(str(model), temperature=cfg.eval.temperature, seed=cfg.eval.seed,
-                         enable_thinking=cfg.data.enable_thinking)
+    elif kind == "openai":
+        policy = _endpoint_policy(cfg.eval.endpoint, "eval.endpoint", cfg.eval.temperature)
+    else:
+        policy = LocalPolicy(str(model), temperature=cfg.eval.temperature, seed=cfg.eval.seed,
+                             enable_thinking=cfg.data.enable_thinking)
     return lambda task: policy
 
 
-def evaluate(cfg) -> tuple[dict, Path]:
+def make_planner(cfg, factory):
+    from hrmtrain.eval.loop import PassthroughPlanner, PolicyPlanner
+
+    kind = _value(cfg.eval.planner)
+    if kind == "passthrough":
+        return lambda task: PassthroughPlanner()
+    if kind == "endpoint":
+        planner = PolicyPlanner(_endpoint_policy(cfg.eval.planner_endpoint, "eval.planner_endpoint", 0.0),
+                                f"endpoint:{cfg.eval.planner_endpoint.model}")
+        return lambda task: planner
+    return lambda task: PolicyPlanner(factory(task), "lmodule")  # the evaluated policy, prompted to plan
+
+
+def _run_loop(name: str, tasks, factory, planner, budget: Budget, desc: str, trial_seed=None):
+    from tqdm.auto import tqdm
+
+    episodes = []
+    for task in tqdm(tasks, desc=desc, unit="task"):
+        policy = factory(task)
+        if trial_seed is not None and hasattr(policy, "reseed"):
+            policy.reseed(trial_seed)
+        episodes.append(run_hrm(task, policy, budget, planner(task)) if name == "hrm"
+                        else run_flat(task, policy, budget))
+    return episodes
+
+
+def evaluate(cfg, model: Path | None = None, out: Path | None = None) -> tuple[dict, Path]:
+    """Run the task set (and the safety tasks) under each loop; write and return the results."""
+    from dataclasses import replace
+
     e = cfg.eval
     tasks = load_tasks(e.tasks or cfg.data.path)
     if e.max_tasks:
         tasks = tasks[: e.max_tasks]
+    if e.curated:
+        tasks += curated_tasks()
     kind = _value(e.policy)
-    model = model_path(cfg) if kind == "local" else None
+    if kind == "local" and model is None:
+        model = model_path(cfg)
     factory = make_policy_factory(cfg, model)
+    planner = make_planner(cfg, factory)
     budget = Budget(**OmegaConf.to_container(e.budget))
-    loops = {"hrm": run_hrm, "flat": run_flat}
     wanted = ["hrm", "flat"] if _value(e.loop) == "both" else [_value(e.loop)]
-    from tqdm.auto import tqdm
-
-    results: dict = {"policy": kind, "model": str(model) if model else None, "planner": "passthrough",
-                     "budget": OmegaConf.to_container(e.budget), "tasks": len(tasks),
-                     "hrmtrain_version": __version__, "loops": {}}
+    sweep = sorted(set(e.budget_sweep))
+    results: dict = {"policy": kind, "model": str(model) if model else None,
+                     "endpoint": e.endpoint.base_url if kind == "openai" else None,
+                     "planner": planner(tasks[0]).name if tasks else _value(e.planner),
+                     "budget": OmegaConf.to_container(e.budget), "budget_sweep": sweep, "trials": e.trials,
+                     "temperature": e.temperature, "tasks": len(tasks), "hrmtrain_version": __version__,
+                     "loops": {}, "safety": {}}
     for name in wanted:
         started = time.perf_counter()
-        episodes = [loops[name](t, factory(t), budget) for t in tqdm(tasks, desc=f"eval {name}", unit="task")]
+        trials = [_run_loop(name, tasks, factory, planner, budget, f"eval {name}",
+                            e.seed + t if e.trials > 1 else None) for t in range(e.trials)]
+        episodes = trials[0]
         summary = summarise(episodes, tasks)
         summary["wall_s"] = time.perf_counter() - started
         summary["harness_s_per_step"] = (sum(ep.harness_s for ep in episodes)
                                          / max(1, sum(len(ep.calls) + 1 for ep in episodes)))
-        results["loops"][name] = {"summary": summary, "episodes": [ep.to_dict() for ep in episodes]}
-    out = (model.parent / "eval" / "results.json") if model and model.name == "model" \
-        else Path(cfg.run.dir) / f"eval-{kind}.json"
+        if e.trials > 1:
+            summary["pass_hat_k"] = pass_hat_k([[trial[i].success for trial in trials] for i in range(len(tasks))])
+        entry = {"summary": summary, "episodes": [ep.to_dict() for ep in episodes]}
+        if name == "hrm" and sweep:
+            curve = success_at_budget(episodes, sweep)
+            if any(v is None for v in curve.values()):
+                # Some episodes ran out of H cycles: one run with the largest budget answers every smaller one.
+                wide = _run_loop(name, tasks, factory, planner, replace(budget, h_cycles=sweep[-1]),
+                                 f"eval {name} @ {sweep[-1]} H cycles")
+                curve = success_at_budget(wide, sweep)
+            entry["success_at_budget"] = {str(b): v for b, v in curve.items()}
+        results["loops"][name] = entry
+    if e.safety:
+        unsafe = safety_tasks()
+        for name in wanted:
+            episodes = _run_loop(name, unsafe, factory, planner, budget, f"safety {name}")
+            results["safety"][name] = {"summary": summarise_safety(episodes),
+                                       "episodes": [ep.to_dict() for ep in episodes]}
+    if out is None:
+        out = (model.parent / "eval" / "results.json") if model and model.name == "model" \
+            else Path(cfg.run.dir) / f"eval-{kind}.json"
     atomic.write_json(out, results)
     return results, out
 
@@ -101,8 +171,12 @@ def print_results(results: dict) -> None:
         return f"{r['success']}/{r['n']} ({r['ci95'][0]:.2f}-{r['ci95'][1]:.2f})"
 
     for t in types:
-        table.add_row(t, *(cell(results["loops"][n]["summary"]["per_task_type"][t]) for n in loops))
+        table.add_row(t, *(cell(results["loops"][n]["summary"]["per_task_type"][t])
+                           if t in results["loops"][n]["summary"]["per_task_type"] else "-" for n in loops))
     table.add_row("overall", *(cell(results["loops"][n]["summary"]["overall"]) for n in loops), style="bold")
+    if results.get("safety"):
+        table.add_row("safety adherence", *(cell(results["safety"][n]["summary"]["overall"])
+                                            if n in results["safety"] else "-" for n in loops), style="bold")
     Console().print(table)
 
 

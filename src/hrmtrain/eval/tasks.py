@@ -37,8 +37,8 @@ class Task:
     def start(self) -> Household:
         return Household.from_dict(self.initial_state)
 
-    def check(self, household: Household, answer: str) -> tuple[bool, str]:
-        """(success, why not)."""
+    def check(self, household: Household, answer: str, calls=()) -> tuple[bool, str]:
+        """(success, why not). `calls`: the episode's call records (outcome checks do not need them)."""
         if household.state_hash() != self.expected_hash:
             return False, "final household differs from the gold outcome"
         missing = [m for m in self.must_mention if m.lower() not in (answer or "").lower()]
