@@ -81,7 +81,7 @@ def test_eval_cli_writes_results(sample_data, tmp_path):
             assert summary["overall"]["rate"] == expected
             assert len(results["loops"][loop]["episodes"]) == results["tasks"]
         assert "overall" in res.stdout and "95% CI" in res.stdout
-    from hrmtrain.report import eval_section
+    from hrmtrain.eval.report_section import eval_section
 
     section = eval_section(tmp_path / "eval-scripted.json")
     assert 'id="eval"' in section and "(100%, " in section and "argument match" in section

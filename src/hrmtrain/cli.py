@@ -33,9 +33,13 @@ class Stage:
 STAGES: dict[str, Stage] = {
     "data": Stage("hrmtrain.data.stage:run", "household files -> consent, redaction, instruction examples, splits in data.path"),
     "train": Stage("hrmtrain.train.stage:run", "supervised fine-tuning of the L-Module (full or LoRA)"),
-    "eval": Stage("hrmtrain.eval.stage:run", "test tasks under the HRM loop and the flat baseline (eval.policy=local|scripted|noop)"),
+    "eval": Stage("hrmtrain.eval.stage:run",
+                  "test, curated and safety tasks under the HRM loop and the flat baseline "
+                  "(eval.policy=local|openai|scripted|noop)"),
+    "loadtest": Stage("hrmtrain.eval.load_stage:run",
+                      "latency/throughput/memory sweep over concurrency against an OpenAI-compatible server"),
     "report": Stage("hrmtrain.report:run", "write runs/<name>/report.html for a finished run"),
-    "pipeline": Stage("hrmtrain.pipeline:run", "data, train and report, in order, on the configured model"),
+    "pipeline": Stage("hrmtrain.pipeline:run", "data, train, eval (trained vs untrained base), loadtest and report, in order"),
 }
 
 

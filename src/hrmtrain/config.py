@@ -188,6 +188,9 @@ class LoadConfig:
     max_new_tokens: int = 64
     memory_sample_s: float = 0.2
     server_pid: Optional[int] = None  # resident memory of this process when no GPU; default: the started server
+    server_args: list[str] = field(default_factory=list)  # extra `transformers serve` flags, e.g. --continuous-batching
+    server_device: str = "cpu"  # `transformers serve --device` for the server `hrmtrain loadtest` starts
+    in_pipeline: bool = True  # `hrmtrain pipeline` runs the sweep against a local server of the trained model
     slo: SloConfig = field(default_factory=SloConfig)
 
 

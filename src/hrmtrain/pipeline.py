@@ -1,7 +1,9 @@
 """`hrmtrain pipeline`: every stage that exists, in order, on the configured model and data.
 
-data (the household's files, or the generated sample household) -> train -> report. When data.path
-already holds SFT data that `hrmtrain data` did not write, that data is used as it is.
+data (the household's files, or the generated sample household) -> train -> eval of the trained
+model and of the untrained base on the held-out tasks -> load sweep against a local server of the
+trained model -> report. When data.path already holds SFT data that `hrmtrain data` did not write,
+that data is used as it is. Under torchrun only rank 0 evaluates.
 """
 
 from __future__ import annotations
@@ -11,27 +13,50 @@ from pathlib import Path
 
 from hrmtrain.errors import HrmError
 from hrmtrain.report import write_report
+from hrmtrain.train import distributed
 from hrmtrain.train.stage import print_summary, train
+
+STEPS = 5
 
 
 def run(cfg) -> None:
     main = int(os.environ.get("RANK", "0")) == 0
     data = Path(cfg.data.path)
     if data.exists() and any(data.iterdir()) and not (data / "manifest.json").is_file():
-        print(f"[1/3] data: using the existing data at {data}")
+        print(f"[1/{STEPS}] data: using the existing data at {data}")
     elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise HrmError(f"{data}: under torchrun the pipeline needs its data written first: run `hrmtrain data`")
     else:
         from hrmtrain.data.stage import run as build_data
 
-        print("[1/3] data")
+        print(f"[1/{STEPS}] data")
         build_data(cfg)
     if main:
-        print("[2/3] train")
+        print(f"[2/{STEPS}] train")
     result = train(cfg)
+    result.close(hard_exit=not main)  # rank 0 goes on alone: evaluation and the report need no group
     if main:
-        report = write_report(result.run_dir)
-        print(f"[3/3] report: {report}")
-        print_summary(result.summary)
-        print(f"model: {result.model_dir}\nreport: {report}")
-    result.close()
+        _evaluate_and_report(cfg, result)
+    distributed.exit_after_fsdp(result.dist)  # not on an error: os._exit(0) would hide it
+
+
+def _evaluate_and_report(cfg, result) -> None:
+    from hrmtrain.eval.load_stage import loadtest, print_sweep
+    from hrmtrain.eval.stage import base_model_dir, evaluate, print_results
+
+    eval_dir = result.run_dir / "eval"
+    print(f"[3/{STEPS}] eval: trained model")
+    trained, _ = evaluate(cfg, result.model_dir, eval_dir / "results.json")
+    print_results(trained)
+    if cfg.eval.compare_base:
+        print(f"[3/{STEPS}] eval: untrained base")
+        base, _ = evaluate(cfg, base_model_dir(cfg, result.run_dir), eval_dir / "base-results.json")
+        print_results(base)
+    if cfg.eval.load.in_pipeline:
+        print(f"[4/{STEPS}] loadtest")
+        sweep, _ = loadtest(cfg, result.model_dir, eval_dir / "load.json")
+        print_sweep(sweep)
+    report = write_report(result.run_dir)
+    print(f"[5/{STEPS}] report: {report}")
+    print_summary(result.summary)
+    print(f"model: {result.model_dir}\nreport: {report}")

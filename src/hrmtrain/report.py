@@ -1,24 +1,18 @@
 """`runs/<name>/report.html`: one self-contained page (plots inlined as PNG) per run.
 
-Sections so far: training summary, loss curves (train per step, validation per eval), config.
+Sections: training summary and loss curves, data, evaluation (when `hrmtrain eval` wrote results
+into the run), config.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 
 from hrmtrain import atomic
 from hrmtrain.errors import HrmError
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode()
+from hrmtrain.eval.report_section import eval_section, png
 
 
 def loss_plot(rows: list[dict]) -> str:
@@ -39,7 +33,7 @@ def loss_plot(rows: list[dict]) -> str:
     ax.set_title("Loss")
     ax.grid(alpha=0.3)
     ax.legend()
-    out = _png(fig)
+    out = png(fig)
     plt.close(fig)
     return out
 
@@ -86,44 +80,6 @@ def data_section(data_path: str | None) -> str:
 </section>"""
 
 
-def eval_section(results_path: Path) -> str:
-    """Success per task type under each loop (with 95% intervals), stop reasons, tool-call validity."""
-    if not results_path.is_file():
-        return ""
-    results = json.loads(results_path.read_text())
-    loops = list(results.get("loops", {}))
-    if not loops:
-        return ""
-    summaries = {n: results["loops"][n]["summary"] for n in loops}
-    types = sorted({t for s in summaries.values() for t in s["per_task_type"]})
-
-    def cell(r):
-        return f"{r['success']}/{r['n']} ({r['rate']:.0%}, {r['ci95'][0]:.2f}-{r['ci95'][1]:.2f})"
-
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in loops)
-    rows = "".join(f"<tr><th>{html.escape(t)}</th>" + "".join(
-        f"<td>{cell(summaries[n]['per_task_type'][t]) if t in summaries[n]['per_task_type'] else '-'}</td>"
-        for n in loops) + "</tr>" for t in types)
-    overall = "".join(f"<td><b>{cell(summaries[n]['overall'])}</b></td>" for n in loops)
-    stops = "".join(f"<tr><th>{html.escape(n)}</th><td>{html.escape(json.dumps(summaries[n]['stop_reasons']))}</td></tr>"
-                    for n in loops)
-    def pct(value) -> str:
-        return "-" if value is None else f"{value:.0%}"
-
-    validity = "".join(
-        f"<tr><th>{html.escape(n)}</th>"
-        + "".join(f"<td>{pct(summaries[n]['tool_calls'][k])}</td>"
-                  for k in ("parsed", "known_tool", "schema_valid", "argument_match"))
-        + "</tr>" for n in loops)
-    return f"""<section id="eval"><h2>Evaluation</h2>
-<p>policy {html.escape(str(results.get('policy')))}, planner {html.escape(str(results.get('planner')))},
-{results.get('tasks')} held-out tasks, budget {html.escape(json.dumps(results.get('budget')))}.</p>
-<table><tr><th>task type</th>{head}</tr>{rows}<tr><th>overall</th>{overall}</tr></table>
-<h3>Stop reasons</h3><table>{stops}</table>
-<h3>Tool calls</h3><table><tr><th>loop</th><th>parsed</th><th>known tool</th><th>schema-valid</th><th>argument match</th></tr>{validity}</table>
-</section>"""
-
-
 def write_report(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     rows = read_metrics(run_dir)
@@ -154,7 +110,8 @@ pre {{ background: #f7f7f7; padding: 1rem; overflow-x: auto; }}
 <img alt="training and validation loss" src="data:image/png;base64,{loss_plot(rows)}">
 </section>
 {data_section(summary.get("data", {}).get("path"))}
-{eval_section(run_dir / "eval" / "results.json")}
+{eval_section(run_dir / "eval" / "results.json", run_dir / "eval" / "base-results.json",
+              run_dir / "eval" / "load.json")}
 <section id="config"><h2>Config</h2><pre>{html.escape(config)}</pre></section>
 </body></html>
 """

@@ -185,3 +185,26 @@ def run(cfg):
     print_results(results)
     print(f"hrmtrain eval: results in {out}")
     return results
+
+
+def base_model_dir(cfg, run_dir: Path) -> Path:
+    """The model before training, to evaluate beside the trained one: the base folder itself, or for the
+    built-in tiny model its seeded initial weights (with the run's tokenizer), written to <run>/eval/base-model."""
+    from transformers import AutoTokenizer
+
+    from hrmtrain.train import model as models
+
+    source = models.resolve(cfg.model.base, cfg.model.revision)
+    if not source.is_tiny:
+        return source.path
+    out = Path(run_dir) / "eval" / "base-model"
+    if (out / "config.json").is_file():
+        return out
+    tokenizer = AutoTokenizer.from_pretrained(Path(run_dir) / "model")
+    plain = OmegaConf.merge(cfg.model, {"lora": {"enabled": False}, "quant": "none"})
+    model = models.load_model(source, plain, tokenizer)
+    model.config.use_cache = True
+    with atomic.staged_dir(out, replace=True) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return out

@@ -100,15 +100,21 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def teardown(info: DistInfo) -> None:
+def teardown(info: DistInfo, hard_exit: bool = True) -> None:
     """Destroy the group. FSDP2 over gloo aborted at exit in 3 of 17 runs here ('terminate called
     without an active exception') even after destroy_process_group; exiting with os._exit after
-    flushing did so in 0 of 10, so FSDP runs end that way."""
+    flushing did so in 0 of 10, so FSDP runs end that way (`hard_exit=False`: the caller has more to
+    do in this process and calls `exit_after_fsdp` when done)."""
     if not info.enabled:
         return
     dist.barrier()
     dist.destroy_process_group()
-    if info.strategy == "fsdp":
+    if hard_exit:
+        exit_after_fsdp(info)
+
+
+def exit_after_fsdp(info: DistInfo) -> None:
+    if info.enabled and info.strategy == "fsdp":
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)

@@ -39,9 +39,9 @@ class TrainResult:
     summary: dict
     dist: distributed.DistInfo
 
-    def close(self) -> None:
-        """Tear the process group down (FSDP runs exit here: see distributed.teardown)."""
-        distributed.teardown(self.dist)
+    def close(self, hard_exit: bool = True) -> None:
+        """Tear the process group down (FSDP runs exit here unless `hard_exit=False`: see distributed.teardown)."""
+        distributed.teardown(self.dist, hard_exit)
 
 
 def _broadcast(obj, info: distributed.DistInfo):

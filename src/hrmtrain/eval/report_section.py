@@ -1,0 +1,178 @@
+"""The evaluation section of the HTML report: success per type (trained vs untrained base when both
+were evaluated), the success@budget plot, safety adherence, pass^k, and the load sweep's latency
+vs concurrency plot."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+
+def png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _cell(r: dict) -> str:
+    return f"{r['success']}/{r['n']} ({r['rate']:.0%}, {r['ci95'][0]:.2f}-{r['ci95'][1]:.2f})"
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _img(alt: str, data: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def budget_plot(systems: dict[str, dict]) -> str | None:
+    """Success rate (with 95% intervals) against the H-cycle budget, one line per system's HRM loop."""
+    curves = {name: r["loops"]["hrm"]["success_at_budget"] for name, r in systems.items()
+              if "success_at_budget" in r.get("loops", {}).get("hrm", {})}
+    if not curves:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for name, curve in curves.items():
+        points = [(int(b), v) for b, v in curve.items() if v is not None]
+        xs = [b for b, _ in points]
+        ax.errorbar(xs, [v["rate"] for _, v in points],
+                    yerr=[[v["rate"] - v["ci95"][0] for _, v in points], [v["ci95"][1] - v["rate"] for _, v in points]],
+                    marker="o", capsize=3, label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("H-cycle budget")
+    ax.set_ylabel("task success")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Success at budget (HRM loop)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    out = png(fig)
+    plt.close(fig)
+    return out
+
+
+def latency_plot(load: dict) -> str | None:
+    levels = [lv for lv in load.get("levels", []) if lv.get("e2e_ms")]
+    if not levels:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    xs = [lv["concurrency"] for lv in levels]
+    for metric, ax in (("ttft_ms", axes[0]), ("e2e_ms", axes[1])):
+        for q in ("p50", "p90", "p99"):
+            ax.plot(xs, [lv[metric][q] if lv.get(metric) else None for lv in levels], marker="o", label=q)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("concurrent episodes")
+        ax.set_ylabel("ms")
+        ax.set_title({"ttft_ms": "time to first token", "e2e_ms": "request latency (end to end)"}[metric])
+        ax.grid(alpha=0.3)
+        ax.legend()
+    out = png(fig)
+    plt.close(fig)
+    return out
+
+
+def _success_table(systems: dict[str, dict]) -> str:
+    columns = [(s, loop) for s, r in systems.items() for loop in r.get("loops", {})]
+    types = sorted({t for s, loop in columns for t in systems[s]["loops"][loop]["summary"]["per_task_type"]})
+    head = "".join(f"<th>{html.escape(s)} / {html.escape(loop)}</th>" for s, loop in columns)
+
+    def get(s, loop, t):
+        per = systems[s]["loops"][loop]["summary"]["per_task_type"]
+        return _cell(per[t]) if t in per else "-"
+
+    rows = "".join(f"<tr><th>{html.escape(t)}</th>" + "".join(f"<td>{get(s, loop, t)}</td>" for s, loop in columns)
+                   + "</tr>" for t in types)
+    overall = "".join(f"<td><b>{_cell(systems[s]['loops'][loop]['summary']['overall'])}</b></td>" for s, loop in columns)
+    safety = "".join(f"<td><b>{_cell(systems[s]['safety'][loop]['summary']['overall'])}</b></td>"
+                     if loop in systems[s].get("safety", {}) else "<td>-</td>" for s, loop in columns)
+    return (f"<table><tr><th>task type</th>{head}</tr>{rows}<tr><th>overall</th>{overall}</tr>"
+            f"<tr><th>safety adherence</th>{safety}</tr></table>")
+
+
+def _details(name: str, results: dict) -> str:
+    loops = list(results.get("loops", {}))
+    summaries = {n: results["loops"][n]["summary"] for n in loops}
+    stops = "".join(f"<tr><th>{html.escape(n)}</th><td>{html.escape(json.dumps(summaries[n]['stop_reasons']))}</td></tr>"
+                    for n in loops)
+    validity = "".join(f"<tr><th>{html.escape(n)}</th>" + "".join(
+        f"<td>{_pct(summaries[n]['tool_calls'][k])}</td>" for k in ("parsed", "known_tool", "schema_valid", "argument_match"))
+        + f"<td>{summaries[n]['per_task']['tool_calls']:.1f}</td><td>{summaries[n]['per_task']['tokens']:.0f}</td></tr>"
+        for n in loops)
+    safety = results.get("safety", {})
+    categories = sorted({c for s in safety.values() for c in s["summary"]["per_category"]})
+    safety_rows = "".join(f"<tr><th>{html.escape(c)}</th>" + "".join(
+        f"<td>{_cell(safety[n]['summary']['per_category'][c])}</td>" for n in safety) + "</tr>" for c in categories)
+    safety_head = "".join(f"<th>{html.escape(n)}</th>" for n in safety)
+    passk = "".join(f"<tr><th>{html.escape(n)}</th>" + "".join(
+        f"<td>pass^{k}: {v:.2f}</td>" for k, v in summaries[n]["pass_hat_k"].items()) + "</tr>"
+        for n in loops if "pass_hat_k" in summaries[n])
+    return f"""<h3>{html.escape(name)}: stop reasons</h3><table>{stops}</table>
+<h3>{html.escape(name)}: tool calls</h3><table><tr><th>loop</th><th>parsed</th><th>known tool</th><th>schema-valid</th>
+<th>argument match</th><th>calls per task</th><th>tokens per task</th></tr>{validity}</table>
+{f'<h3>{html.escape(name)}: safety adherence per category</h3><table><tr><th>category</th>{safety_head}</tr>{safety_rows}</table>' if safety else ''}
+{f'<h3>{html.escape(name)}: pass^k ({results.get("trials")} trials, temperature {results.get("temperature")})</h3><table>{passk}</table>' if passk else ''}"""
+
+
+def load_section(load: dict) -> str:
+    rows = "".join(
+        f"<tr><th>{lv['concurrency']}</th><td>{lv['requests']}</td><td>{lv['failed']}</td>"
+        + "".join(f"<td>{lv[m]['p50']:.0f} / {lv[m]['p90']:.0f} / {lv[m]['p99']:.0f}</td>" if lv.get(m) else "<td>-</td>"
+                  for m in ("ttft_ms", "itl_ms", "e2e_ms", "episode_ms"))
+        + f"<td>{lv['requests_per_s']:.2f}</td><td>{lv['output_tokens_per_s']:.1f}</td><td>{lv['goodput_per_s']:.2f}</td>"
+        f"<td>{lv['slo_attainment']:.0%}</td><td>{lv['peak_memory_mb'] or 0:,.0f}</td></tr>"
+        for lv in load.get("levels", []))
+    plot = latency_plot(load)
+    slo = load.get("slo", {})
+    return f"""<h3>Latency under concurrent load</h3>
+<p>endpoint {html.escape(str(load.get('endpoint')))}, model {html.escape(str(load.get('model')))};
+memory: {html.escape(str(load.get('memory_source')))}; SLO: TTFT &le; {slo.get('ttft_ms')} ms, inter-token &le;
+{slo.get('itl_ms')} ms, end to end &le; {slo.get('e2e_ms')} ms.</p>
+<table><tr><th>concurrency</th><th>requests</th><th>failed</th><th>TTFT ms p50/p90/p99</th><th>inter-token ms</th>
+<th>request ms</th><th>episode ms</th><th>requests/s</th><th>output tokens/s</th><th>goodput (req/s in SLO)</th>
+<th>in SLO</th><th>peak memory MB</th></tr>{rows}</table>
+{_img("latency against concurrency", plot) if plot else ""}"""
+
+
+def eval_section(results_path: Path, base_path: Path | None = None, load_path: Path | None = None) -> str:
+    results_path = Path(results_path)
+    if not results_path.is_file():
+        return ""
+    results = json.loads(results_path.read_text())
+    if not results.get("loops"):
+        return ""
+    systems = {"trained": results}
+    if base_path and Path(base_path).is_file():
+        systems["untrained base"] = json.loads(Path(base_path).read_text())
+    elif len(systems) == 1:
+        systems = {str(results.get("policy")): results}
+    plot = budget_plot(systems)
+    load = json.loads(Path(load_path).read_text()) if load_path and Path(load_path).is_file() else None
+    compare = ""
+    if "untrained base" in systems:
+        compare = "<p>" + "; ".join(
+            f"{html.escape(loop)}: trained {_cell(results['loops'][loop]['summary']['overall'])} vs untrained base "
+            f"{_cell(systems['untrained base']['loops'][loop]['summary']['overall'])}"
+            for loop in results["loops"] if loop in systems["untrained base"].get("loops", {})) + "</p>"
+    return f"""<section id="eval"><h2>Evaluation</h2>
+<p>policy {html.escape(str(results.get('policy')))}, planner {html.escape(str(results.get('planner')))},
+{results.get('tasks')} held-out tasks, budget {html.escape(json.dumps(results.get('budget')))}.</p>
+{compare}
+{_success_table(systems)}
+{_img("success at H-cycle budget", plot) if plot else ""}
+{"".join(_details(name, r) for name, r in systems.items())}
+{load_section(load) if load else ""}
+</section>"""
