@@ -60,7 +60,7 @@ def test_loadtest_cli_starts_and_stops_its_own_server(trained_model, tmp_path, s
     level = result["levels"][0]
     assert level["failed"] == 0 and level["requests"] >= 1
     assert level["goodput_per_s"] == 0 and level["slo_attainment"] == 0  # a 1 us TTFT SLO nobody meets
-    assert "goodput" in res.stdout and "transformers serve" in json.dumps(result["server"])
+    assert "good/s" in res.stdout and "transformers serve" in json.dumps(result["server"])
 
 
 def test_server_killed_mid_sweep_gives_failed_requests(trained_model, tmp_path):

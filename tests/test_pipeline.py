@@ -1,4 +1,5 @@
-"""`hrmtrain pipeline`: sample data -> SFT -> report, through the real CLI in a fresh folder."""
+"""`hrmtrain pipeline`: sample data -> SFT -> eval (trained vs base) -> load sweep -> report, through the real
+CLI in a fresh folder."""
 
 from __future__ import annotations
 
@@ -27,14 +28,27 @@ def _check_run(run_dir):
     # the data section: counts per task type and split, and the consent exclusions
     assert 'id="data"' in html and "draft_reply" in html
     assert "no email consent from every member concerned" in html
+    # evaluation of the trained model and the untrained base, the load sweep, their plots
+    eval_dir = run_dir / "eval"
+    trained = json.loads((eval_dir / "results.json").read_text())
+    base = json.loads((eval_dir / "base-results.json").read_text())
+    assert trained["model"].endswith(f"{run_dir.name}/model") and base["model"].endswith("eval/base-model")
+    for results in (trained, base):
+        assert set(results["loops"]) == {"hrm", "flat"} and set(results["safety"]) == {"hrm", "flat"}
+        assert "success_at_budget" in results["loops"]["hrm"]
+    load = json.loads((eval_dir / "load.json").read_text())
+    assert load["levels"] and all(level["requests"] > 0 for level in load["levels"])
+    assert 'id="eval"' in html and "untrained base" in html and "safety adherence" in html
+    assert 'alt="success at H-cycle budget"' in html and 'alt="latency against concurrency"' in html
     return _val_losses(run_dir)
 
 
 def test_pipeline_short_run_learns_and_reports(tmp_path):
     res = run_cli(["pipeline", "trainer.max_steps=40", "trainer.eval_every=10", "run.name=short",
-                   "logging.wandb_mode=disabled"], cwd=tmp_path)
+                   "logging.wandb_mode=disabled", "eval.max_tasks=6", "eval.load.concurrency=[1,2]",
+                   "eval.load.episodes_per_level=2", "eval.budget.max_new_tokens=48"], cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "[1/3] data" in res.stdout and "[3/3] report" in res.stdout
+    assert "[1/5] data" in res.stdout and "[5/5] report" in res.stdout and "safety adherence" in res.stdout
     assert "val loss drop" in res.stdout  # the summary table
     assert (tmp_path / "data" / "sft" / "train.parquet").is_file()
     assert (tmp_path / "lineage" / "audit.jsonl").is_file()

@@ -19,8 +19,8 @@ def print_sweep(result: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"hrmtrain loadtest: {result['endpoint']}",
-                  caption=f"ms as p50/p99; goodput: requests/s within the SLO; memory: {result['memory_source']}")
-    for col in ("conc", "req", "fail", "TTFT", "ITL", "e2e", "req/s", "tok/s", "goodput", "peak MB"):
+                  caption=f"ms as p50/p99; good/s: requests/s within the SLO (goodput); memory: {result['memory_source']}")
+    for col in ("conc", "req", "fail", "TTFT", "ITL", "e2e", "req/s", "tok/s", "good/s", "peak MB"):
         table.add_column(col, justify="right")
 
     def q(d):

@@ -38,6 +38,12 @@ def _img(alt: str, data: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
+def _integer_ticks(ax, values) -> None:
+    ax.set_xticks(list(values))
+    ax.set_xticklabels([str(v) for v in values])
+    ax.minorticks_off()
+
+
 def budget_plot(systems: dict[str, dict]) -> str | None:
     """Success rate (with 95% intervals) against the H-cycle budget, one line per system's HRM loop."""
     curves = {name: r["loops"]["hrm"]["success_at_budget"] for name, r in systems.items()
@@ -50,9 +56,11 @@ def budget_plot(systems: dict[str, dict]) -> str | None:
         points = [(int(b), v) for b, v in curve.items() if v is not None]
         xs = [b for b, _ in points]
         ax.errorbar(xs, [v["rate"] for _, v in points],
-                    yerr=[[v["rate"] - v["ci95"][0] for _, v in points], [v["ci95"][1] - v["rate"] for _, v in points]],
+                    yerr=[[max(0.0, v["rate"] - v["ci95"][0]) for _, v in points],
+                          [max(0.0, v["ci95"][1] - v["rate"]) for _, v in points]],
                     marker="o", capsize=3, label=name)
     ax.set_xscale("log", base=2)
+    _integer_ticks(ax, sorted({b for c in curves.values() for b in map(int, c)}))
     ax.set_xlabel("H-cycle budget")
     ax.set_ylabel("task success")
     ax.set_ylim(-0.02, 1.02)
@@ -75,6 +83,7 @@ def latency_plot(load: dict) -> str | None:
         for q in ("p50", "p90", "p99"):
             ax.plot(xs, [lv[metric][q] if lv.get(metric) else None for lv in levels], marker="o", label=q)
         ax.set_xscale("log", base=2)
+        _integer_ticks(ax, xs)
         ax.set_xlabel("concurrent episodes")
         ax.set_ylabel("ms")
         ax.set_title({"ttft_ms": "time to first token", "e2e_ms": "request latency (end to end)"}[metric])
