@@ -92,3 +92,13 @@ def test_eval_without_a_model_says_so(sample_data, tmp_path):
 
     res = run_cli(["eval", f"data.path={sample_data}", f"run.dir={tmp_path / 'runs'}"], cwd=tmp_path)
     assert res.returncode == 2 and "no trained model to evaluate" in res.stderr
+
+
+def test_endpoint_without_url_is_named(sample_data, tmp_path):
+    from conftest import run_cli
+
+    res = run_cli(["eval", "eval.policy=openai", f"data.path={sample_data}", f"run.dir={tmp_path}"], cwd=tmp_path)
+    assert res.returncode == 2 and "eval.endpoint.base_url" in res.stderr
+    res = run_cli(["eval", "eval.policy=noop", "eval.planner=endpoint", f"data.path={sample_data}",
+                   f"run.dir={tmp_path}"], cwd=tmp_path)
+    assert res.returncode == 2 and "eval.planner_endpoint.base_url" in res.stderr
