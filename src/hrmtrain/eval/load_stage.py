@@ -8,10 +8,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from hrmtrain import atomic
-from hrmtrain.eval.curated import curated_tasks
 from hrmtrain.eval.load import sweep
 from hrmtrain.eval.loop import Budget
-from hrmtrain.eval.tasks import load_tasks
 
 
 def print_sweep(result: dict) -> None:
@@ -36,14 +34,10 @@ def print_sweep(result: dict) -> None:
 
 def loadtest(cfg, model: Path | None = None, out: Path | None = None) -> tuple[dict, Path]:
     from hrmtrain.eval.server import ServedModel
-    from hrmtrain.eval.stage import model_path
+    from hrmtrain.eval.stage import model_path, task_set
 
     e = cfg.eval
-    tasks = load_tasks(e.tasks or cfg.data.path)
-    if e.max_tasks:
-        tasks = tasks[: e.max_tasks]
-    if e.curated:
-        tasks += curated_tasks()
+    tasks = task_set(cfg)
     budget = Budget(**OmegaConf.to_container(e.budget))
 
     def report(level: dict) -> None:

@@ -93,7 +93,6 @@ class LocalPolicy:
 
     def __init__(self, model_path: str, device: str = "cpu", enable_thinking: bool = False,
                  temperature: float = 0.0, seed: int = 0):
-        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)

@@ -45,6 +45,14 @@ def model_path(cfg) -> Path:
     return path
 
 
+def task_set(cfg) -> list:
+    """The test split's tasks (eval.tasks or data.path; the first eval.max_tasks), plus the curated ones."""
+    tasks = load_tasks(cfg.eval.tasks or cfg.data.path)
+    if cfg.eval.max_tasks:
+        tasks = tasks[: cfg.eval.max_tasks]
+    return tasks + (curated_tasks() if cfg.eval.curated else [])
+
+
 def _endpoint_policy(endpoint, key: str, temperature: float):
     from hrmtrain.eval.openai_policy import OpenAIPolicy
 
@@ -103,11 +111,7 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None) -> tuple[d
     from dataclasses import replace
 
     e = cfg.eval
-    tasks = load_tasks(e.tasks or cfg.data.path)
-    if e.max_tasks:
-        tasks = tasks[: e.max_tasks]
-    if e.curated:
-        tasks += curated_tasks()
+    tasks = task_set(cfg)
     kind = _value(e.policy)
     if kind == "local" and model is None:
         model = model_path(cfg)
