@@ -17,6 +17,11 @@ from hydra.core.config_store import ConfigStore
 from hrmtrain.errors import HrmError
 
 
+class TinyTokenizer(str, Enum):
+    household = "household"  # Qwen3's tokenizer retrained on the run's training data (small vocabulary)
+    qwen3 = "qwen3"  # Qwen3's tokenizer as it is (151,936 entries)
+
+
 class Precision(str, Enum):
     auto = "auto"  # bf16 where the device computes it natively, else fp32 (CPU) / fp16 (old GPU)
     bf16 = "bf16"
@@ -109,7 +114,11 @@ class LoraConfig:
 
 @dataclass
 class TinyModelConfig:
-    """Shape of the built-in `tiny` Qwen3 (random init, real Qwen3 tokenizer)."""
+    """Shape of the built-in `tiny` Qwen3 (random init) and its tokenizer: Qwen3's own, or Qwen3's
+    retrained on the run's training conversations (train/household_tokenizer.py says why)."""
+
+    tokenizer: TinyTokenizer = TinyTokenizer.qwen3
+    vocab_size: int = 2048  # household tokenizer only
 
     hidden_size: int = 64
     intermediate_size: int = 192
@@ -138,6 +147,7 @@ class DataConfig:
     val_ratio: float = 0.05
     test_ratio: float = 0.1
     balance: Balance = Balance.oversample  # per task type, train split only
+    vary_copies: int = 0  # slot-varied copies of each training record (data/augment.py); 0: none
     enable_thinking: bool = False
     seed: int = 0
 
@@ -273,6 +283,11 @@ def check_values(cfg) -> None:
         raise ConfigValueError("data.val_ratio", d.val_ratio, "a float in (0, 1)")
     if not 0.0 <= d.test_ratio < 1.0 or d.val_ratio + d.test_ratio >= 1.0:
         raise ConfigValueError("data.test_ratio", d.test_ratio, "a float in [0, 1) with val_ratio + test_ratio < 1")
+    if d.vary_copies < 0:
+        raise ConfigValueError("data.vary_copies", d.vary_copies, "an integer >= 0")
+    if cfg.model.tiny.vocab_size < 512:
+        raise ConfigValueError("model.tiny.vocab_size", cfg.model.tiny.vocab_size,
+                               "an integer >= 512 (byte-level BPE: 256 byte symbols plus specials)")
     if not 0.0 <= cfg.model.lora.dropout < 1.0:
         raise ConfigValueError("model.lora.dropout", cfg.model.lora.dropout, "a float in [0, 1)")
     if cfg.eval.load.episodes_per_level is not None and cfg.eval.load.episodes_per_level < 1:

@@ -112,6 +112,23 @@ def _write_parquet(path: Path, rows: list[dict]) -> None:
     pq.write_table(pa.Table.from_pylist(_parquet_rows(rows)), path)
 
 
+def varied_examples(records: list[Record], train: list[dict], copies: int, now: str, seed: int) -> list[dict]:
+    """Examples from `copies` slot-varied copies of the records behind the train split (augment.py);
+    each copy's examples carry the record_id of the record it was varied from."""
+    from hrmtrain.data.augment import varied_records
+
+    in_train = {e["record_id"] for e in train}
+    sources = [r for r in records if r.record_id in in_train]
+    rows = []
+    for copy in range(copies):
+        # one copy at a time: a copy's recipe examples see that copy's recipes, as the originals do theirs
+        varied, origin = varied_records(sources, copy, now, seed)
+        for row in build_examples(varied, now, seed=seed + copy):
+            row["record_id"] = origin[row["record_id"]]
+            rows.append(row)
+    return rows
+
+
 def build(cfg) -> BuildResult:
     d = cfg.data
     raw, out = Path(d.raw), Path(d.path)
@@ -147,8 +164,11 @@ def build(cfg) -> BuildResult:
 
     redacted = redact_records(used, directory)
     examples = build_examples(redacted, directory.now, seed=d.seed)
-    split = assign(examples, d.val_ratio, d.test_ratio, seed=d.seed,
-                   balance=str(getattr(d.balance, "value", d.balance)))
+    balance = str(getattr(d.balance, "value", d.balance))
+    split = assign(examples, d.val_ratio, d.test_ratio, seed=d.seed, balance="none")
+    if d.vary_copies > 0:
+        split.splits["train"] += varied_examples(redacted, split.splits["train"], d.vary_copies, directory.now, d.seed)
+    split.rebalance(balance, d.seed)
     if not split.splits["val"]:
         raise DataError(raw, f"too little data for a validation split at data.val_ratio={d.val_ratio}")
 
@@ -162,9 +182,9 @@ def build(cfg) -> BuildResult:
             "source_groups": split.groups,
             "records": {"read": len(loaded.records), "used": len(used)},
             "excluded": dict(sorted(excluded.items())),
-            "balance": str(getattr(d.balance, "value", d.balance)),
+            "balance": balance,
             "config": {k: v for k, v in OmegaConf.to_container(d, resolve=True).items()
-                       if k in ("val_ratio", "test_ratio", "seed", "balance")},
+                       if k in ("val_ratio", "test_ratio", "seed", "balance", "vary_copies")},
         })
 
     from hrmtrain.lineage import AuditLog

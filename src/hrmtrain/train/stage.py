@@ -20,6 +20,8 @@ from hrmtrain.train import checkpoint, distributed
 from hrmtrain.train import model as models
 from hrmtrain.train.chat import ChatEncoder
 from hrmtrain.train.dataset import StepBatches, encode_rows, load_train_val
+from hrmtrain.train.household_tokenizer import SUBDIR as TOKENIZER_SUBDIR
+from hrmtrain.train.household_tokenizer import tiny_tokenizer, uses_household_tokenizer, vocabulary_digest
 from hrmtrain.train.loop import LoopState, fit
 from hrmtrain.lineage import content_hash  # the same hash the lineage log records for the data
 from hrmtrain.train.loss import SFTLoss
@@ -50,6 +52,14 @@ def _broadcast(obj, info: distributed.DistInfo):
     box = [obj]
     torch.distributed.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def _check_same_vocabulary(tokenizer, info: distributed.DistInfo) -> None:
+    """Every rank trained the household tokenizer itself: they must have learnt the same one."""
+    mine = vocabulary_digest(tokenizer)
+    if _broadcast(mine, info) != mine:
+        raise HrmError(f"rank {info.rank} learnt a different household tokenizer than rank 0 "
+                       "(tokenizers' BPE trainer not deterministic here?); use model.tiny.tokenizer=qwen3")
 
 
 def _select(cfg, dotted: str):
@@ -99,6 +109,10 @@ def train(cfg) -> TrainResult:
     source = models.resolve(cfg.model.base, cfg.model.revision)
     tokenizer = models.load_tokenizer(source)
     train_rows, val_rows = load_train_val(cfg.data.path, cfg.data.val_ratio, cfg.data.seed)
+    run_dir, resuming = run_folder(cfg, info)  # named, not created yet
+    if source.is_tiny and uses_household_tokenizer(cfg):
+        tokenizer = tiny_tokenizer(cfg, tokenizer, train_rows, run_dir, resuming)
+        _check_same_vocabulary(tokenizer, info)
     encoder = ChatEncoder(tokenizer, enable_thinking=cfg.data.enable_thinking)
     train_ex = encode_rows(train_rows, encoder, cfg.trainer.max_length)
     val_ex = encode_rows(val_rows, encoder, cfg.trainer.max_length)
@@ -109,13 +123,15 @@ def train(cfg) -> TrainResult:
     except ValueError as exc:
         raise DataError(cfg.data.path, str(exc)) from None
 
-    run_dir, resuming = run_folder(cfg, info)
     distributed.barrier(info)  # every rank has looked before rank 0 creates the folder
     if resuming:
         _check_same_config(run_dir, cfg)
     elif info.is_main:
         run_dir.mkdir(parents=True)
         atomic.write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        if source.is_tiny and uses_household_tokenizer(cfg):
+            with atomic.staged_dir(run_dir / TOKENIZER_SUBDIR) as tmp:
+                tokenizer.save_pretrained(tmp)
     distributed.barrier(info)
 
     model = models.load_model(source, cfg.model, tokenizer).to(info.device)
