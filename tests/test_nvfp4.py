@@ -39,3 +39,49 @@ def test_straight_through_gradient():
     assert torch.equal(out.detach(), nvfp4_fake_quantize(w.detach()))
     (out * 3).sum().backward()
     assert torch.equal(w.grad, torch.full_like(w, 3.0))
+
+
+def _torchao_reference(w: torch.Tensor):
+    """torchao's NVFP4 reference (two-level scaling): packed codes and E4M3 block scales."""
+    from torchao.prototype.mx_formats.nvfp4_tensor import nvfp4_quantize as ao_quantize
+    from torchao.prototype.mx_formats.nvfp4_tensor import per_tensor_amax_to_scale
+
+    scales, packed = ao_quantize(w.contiguous(), 16, per_tensor_scale=per_tensor_amax_to_scale(w.float().abs().amax()))
+    return packed, scales
+
+
+def _weights():
+    g = torch.Generator().manual_seed(0)
+    yield torch.randn(64, 128, generator=g)
+    yield torch.randn(32, 64, generator=g).to(torch.bfloat16)
+    yield torch.randn(16, 256, generator=g) * 1e-3
+    wide = torch.randn(48, 96, generator=g) * torch.logspace(-6, 3, 96)  # block scales span E4M3 and beyond
+    wide[3, :32] = 0.0  # all-zero blocks (their scale is clamped to E4M3's smallest normal)
+    wide[5, 16:32] = -0.0
+    yield wide
+    grid = torch.tensor(GRID + [-v for v in GRID[1:]])
+    yield grid[torch.randint(0, len(grid), (8, 64), generator=g)] * 0.75  # ties of the E2M1 rounding
+    for _ in range(8):  # many blocks: where division and multiplication by the reciprocal round apart
+        yield torch.randn(256, 256, generator=g) * float(torch.rand((), generator=g) * 10)
+
+
+def test_codes_and_scales_match_torchao_bit_for_bit():
+    from hrmtrain.train.nvfp4 import nvfp4_encode
+
+    for w in _weights():
+        packed, scales, tensor_scale = nvfp4_encode(w)
+        ref_packed, ref_scales = _torchao_reference(w)
+        assert packed.dtype == torch.uint8 and packed.shape == (w.shape[0], w.shape[1] // 2)
+        assert torch.equal(packed, ref_packed.view(torch.uint8)), w.dtype
+        assert torch.equal(scales.view(torch.uint8), ref_scales.reshape(scales.shape).view(torch.uint8))
+
+
+def test_packed_codes_decode_to_the_fake_quantized_weights():
+    from hrmtrain.train.nvfp4 import E2M1_GRID, nvfp4_encode
+
+    w = torch.randn(16, 64)
+    packed, scales, tensor_scale = nvfp4_encode(w)
+    codes = torch.stack([packed & 0xF, packed >> 4], dim=-1).reshape(w.shape).long()
+    values = E2M1_GRID[codes & 7] * torch.where(codes >= 8, -1.0, 1.0)
+    deq = (values.reshape(-1, 16) * scales.float().reshape(-1, 1) * tensor_scale).reshape(w.shape)
+    assert torch.equal(deq, nvfp4_fake_quantize(w))

@@ -16,6 +16,8 @@ from torch.nn.utils import parametrize
 BLOCK = 16
 E2M1_MAX = 6.0
 E4M3_MAX = 448.0
+E4M3_MIN_NORMAL = 2.0**-6  # smallest normal E4M3 value: block scales are kept at or above it
+E2M1_GRID = torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0])
 
 
 def round_e2m1(x: torch.Tensor) -> torch.Tensor:
@@ -32,19 +34,39 @@ def round_e2m1(x: torch.Tensor) -> torch.Tensor:
 
 
 def nvfp4_quantize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Return (E2M1 values as float, E4M3 block scales as float, FP32 tensor scale)."""
+    """Return (E2M1 values as float, E4M3 block scales as float, FP32 tensor scale).
+
+    NVIDIA's two-level recipe, step for step as torchao's reference (`nvfp4_quantize` with a per-tensor
+    scale), so that the codes and scales agree bit for bit: tensor scale amax / (448 * 6); block scale
+    (block amax / 6) / tensor scale, clamped to [2^-6, 448] (E4M3's normal range) and rounded to E4M3;
+    values multiplied by the reciprocal (1 / tensor scale) / block scale, clamped to +-6, rounded to E2M1.
+    """
     if w.shape[-1] % BLOCK:
         raise ValueError(f"NVFP4 needs the last dimension to be a multiple of {BLOCK}, got {tuple(w.shape)}")
     x = w.float().reshape(-1, BLOCK)
     tensor_scale = x.abs().amax() / (E4M3_MAX * E2M1_MAX)
     if tensor_scale == 0:
         tensor_scale = torch.ones((), dtype=torch.float32)
-    block_scale = (x.abs().amax(dim=1, keepdim=True) / E2M1_MAX / tensor_scale)
-    block_scale = block_scale.clamp(max=E4M3_MAX).to(torch.float8_e4m3fn).float()
-    denom = block_scale * tensor_scale
-    scaled = torch.where(denom > 0, x / torch.where(denom > 0, denom, 1.0), 0.0)
+    block_scale = (x.abs().amax(dim=1, keepdim=True) / E2M1_MAX) / tensor_scale
+    block_scale = block_scale.clamp(min=E4M3_MIN_NORMAL, max=E4M3_MAX).to(torch.float8_e4m3fn).float()
+    scaled = x * ((1.0 / tensor_scale) / block_scale)
     values = round_e2m1(scaled.clamp(-E2M1_MAX, E2M1_MAX))
     return values.reshape(w.shape), block_scale.reshape(*w.shape[:-1], -1), tensor_scale
+
+
+def e2m1_codes(values: torch.Tensor) -> torch.Tensor:
+    """4-bit E2M1 codes (sign bit 8, magnitude index 0-7 on the grid) of values already on the grid."""
+    magnitude = torch.searchsorted(E2M1_GRID, values.abs().float().contiguous())
+    return (magnitude | (torch.signbit(values).to(torch.int64) << 3)).to(torch.uint8)
+
+
+def nvfp4_encode(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The deployable form: (two E2M1 codes per byte, element 2i in the low nibble; block scales as
+    float8_e4m3fn; FP32 tensor scale)."""
+    values, block_scale, tensor_scale = nvfp4_quantize(w)
+    codes = e2m1_codes(values)
+    packed = codes[..., ::2] | (codes[..., 1::2] << 4)
+    return packed, block_scale.to(torch.float8_e4m3fn), tensor_scale
 
 
 def nvfp4_fake_quantize(w: torch.Tensor) -> torch.Tensor:
