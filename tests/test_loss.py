@@ -53,3 +53,73 @@ def test_sft_loss_equals_transformers_loss(tokenizer):
     loss_sum, n = SFTLoss(lm, chunk_size=7)(ids, torch.ones_like(ids), labels)
     ref = lm(input_ids=ids, labels=labels).loss  # transformers' own shifted mean
     assert torch.allclose(loss_sum / n, ref, rtol=1e-5)
+
+
+def _examples(tokenizer, n: int = 6):
+    from conftest import conversation_rows
+    from hrmtrain.train.chat import ChatEncoder
+
+    encoder = ChatEncoder(tokenizer)
+    return [ex for row in conversation_rows(n) for ex in encoder.encode(row["messages"], row["tools"], 1024)]
+
+
+def test_packed_loss_and_gradients_equal_the_padded_ones(tokenizer):
+    from hrmtrain.train.dataset import collate, collate_packed
+
+    lm = _tiny_lm(tokenizer)
+    sft = SFTLoss(lm, chunk_size=64)
+    examples = _examples(tokenizer)
+    padded = collate(examples, tokenizer.pad_token_id)
+    packed = collate_packed(examples, tokenizer.pad_token_id, width=4096)
+    assert packed["input_ids"].shape[0] < len(examples)  # really packed: fewer rows than sequences
+    assert int(packed.pop("real_tokens")) == int(padded["attention_mask"].sum())
+    loss_pad, n_pad = sft(**padded)
+    g_pad = torch.autograd.grad(loss_pad, [p for p in lm.parameters()])
+    loss_pack, n_pack = sft(**packed)
+    g_pack = torch.autograd.grad(loss_pack, [p for p in lm.parameters()])
+    assert n_pack == n_pad and torch.allclose(loss_pack, loss_pad, rtol=1e-5)
+    for a, b in zip(g_pad, g_pack):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_packing_without_position_restarts_would_leak_across_examples(tokenizer):
+    """The check above can fail: positions that run on make one long sequence, and the loss changes."""
+    from hrmtrain.train.dataset import collate, collate_packed
+
+    lm = _tiny_lm(tokenizer)
+    sft = SFTLoss(lm, chunk_size=64)
+    examples = _examples(tokenizer, 4)
+    packed = collate_packed(examples, tokenizer.pad_token_id, width=4096)
+    packed.pop("real_tokens")
+    packed["position_ids"] = torch.arange(packed["input_ids"].shape[1]).expand_as(packed["input_ids"])
+    with torch.no_grad():
+        leaky, _ = sft(**packed)
+        right, _ = sft(**collate(examples, tokenizer.pad_token_id))
+    assert not torch.allclose(leaky, right, rtol=1e-5)  # the tolerance the equality above holds to
+
+
+def test_rows_never_exceed_the_width_and_keep_every_example(tokenizer):
+    from hrmtrain.train.dataset import collate_packed
+
+    examples = _examples(tokenizer, 8)
+    width = max(len(e.input_ids) for e in examples) + 10
+    packed = collate_packed(examples, tokenizer.pad_token_id, width)
+    assert packed["input_ids"].shape[1] <= width
+    lengths = [sum(len(e.input_ids) for e in row) for row in _rows_of(packed, examples)]
+    padded_rows = sum(1 for n in lengths if n < packed["input_ids"].shape[1])
+    assert int((packed["position_ids"] == 0).sum()) == len(examples) + padded_rows  # a restart per example
+    assert int(packed["real_tokens"]) == sum(len(e.input_ids) for e in examples)
+
+
+def _rows_of(packed, examples):
+    """Which examples each packed row holds, found from the row's tokens."""
+    rows = []
+    for ids in packed["input_ids"].tolist():
+        row, at = [], 0
+        for e in examples:
+            if ids[at:at + len(e.input_ids)] == e.input_ids and e not in [x for r in rows for x in r]:
+                row.append(e)
+                at += len(e.input_ids)
+        rows.append(row)
+    assert sum(len(r) for r in rows) == len(examples)
+    return rows

@@ -91,6 +91,7 @@ class TrainerConfig:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     max_length: int = 1024
+    packing: bool = False  # padding-free: a micro-batch's sequences end to end in rows of max_length (dataset.py)
     loss_chunk_size: int = 512
     eval_every: int = 40
     log_every: int = 10

@@ -191,6 +191,42 @@ def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+def collate_packed(examples: list[Example], pad_id: int, width: int) -> dict[str, torch.Tensor]:
+    """Padding-free packing: the examples laid end to end in rows of at most `width` tokens (first
+    fit, in the given order), `position_ids` restarting at 0 for each. With no attention mask,
+    transformers reads the restarts as sequence boundaries and masks attention block-diagonally
+    (masking_utils.find_packed_sequence_indices), so no token sees another example. The first label
+    of each example is dropped: it would be predicted from the previous example's last token (the
+    unpacked loss never has it as a target either). Rows are right-padded to the longest row; the
+    padding is a segment of its own with no labels. `real_tokens`: tokens that are not padding."""
+    rows: list[list[Example]] = []
+    room: list[int] = []
+    for e in examples:
+        n = len(e.input_ids)
+        k = next((i for i, free in enumerate(room) if free >= n), None)
+        if k is None:
+            rows.append([e])
+            room.append(width - n)
+        else:
+            rows[k].append(e)
+            room[k] -= n
+    longest = max(sum(len(e.input_ids) for e in row) for row in rows)
+    ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), longest), IGNORE, dtype=torch.long)
+    positions = torch.zeros((len(rows), longest), dtype=torch.long)
+    for r, row in enumerate(rows):
+        at = 0
+        for e in row:
+            n = len(e.input_ids)
+            ids[r, at:at + n] = torch.tensor(e.input_ids)
+            labels[r, at + 1:at + n] = torch.tensor(e.labels[1:])
+            positions[r, at:at + n] = torch.arange(n)
+            at += n
+        positions[r, at:] = torch.arange(longest - at)
+    return {"input_ids": ids, "labels": labels, "position_ids": positions,
+            "real_tokens": torch.tensor(sum(len(e.input_ids) for e in examples))}
+
+
 class StepBatches:
     """The micro-batches of optimizer step `s`, a pure function of (seed, s, rank).
 
@@ -200,12 +236,13 @@ class StepBatches:
     """
 
     def __init__(self, examples: list[Example], batch_size: int, accum: int, seed: int,
-                 rank: int = 0, world_size: int = 1, pad_id: int = 0):
+                 rank: int = 0, world_size: int = 1, pad_id: int = 0, pack_width: int | None = None):
         if len(examples) < batch_size * world_size:
             raise ValueError(f"{len(examples)} training sequences cannot fill one batch of "
                              f"{batch_size} x {world_size} processes")
         self.examples, self.bs, self.accum = examples, batch_size, accum
         self.seed, self.rank, self.world, self.pad_id = seed, rank, world_size, pad_id
+        self.pack_width = pack_width  # None: right-pad each micro-batch; else pack into rows this wide
         self.per_epoch = len(examples) // (batch_size * world_size)
         self._perm: dict[int, list[int]] = {}
 
@@ -228,4 +265,6 @@ class StepBatches:
         return step * self.accum / self.per_epoch
 
     def __call__(self, step: int) -> list[dict[str, torch.Tensor]]:
+        if self.pack_width:
+            return [collate_packed(mb, self.pad_id, self.pack_width) for mb in self.micro_batches(step)]
         return [collate(mb, self.pad_id) for mb in self.micro_batches(step)]

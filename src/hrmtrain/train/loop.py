@@ -128,7 +128,8 @@ def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: li
         started = time.perf_counter()
         micro = batches(state.step)
         targets = sum(int((mb["labels"][:, 1:] != IGNORE).sum()) for mb in micro)
-        real_tokens = sum(int(mb["attention_mask"].sum()) for mb in micro)
+        real_tokens = sum(int(mb.pop("real_tokens")) if "real_tokens" in mb else int(mb["attention_mask"].sum())
+                          for mb in micro)
         denom = max(distributed.all_reduce_sum(targets, info), 1.0)  # never divide by 0 -> never NaN
         loss_sum = 0.0
         for i, mb in enumerate(micro):

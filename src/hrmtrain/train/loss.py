@@ -52,9 +52,13 @@ class SFTLoss(torch.nn.Module):
         self.lm = causal_lm
         self.chunk_size = chunk_size
 
-    def forward(self, input_ids, attention_mask, labels):
+    def forward(self, input_ids, attention_mask=None, labels=None, position_ids=None):
+        """A padded batch comes with `attention_mask`; a packed one (dataset.collate_packed) with
+        `position_ids` that restart at each example and no mask."""
+        if labels is None:
+            raise TypeError("SFTLoss needs labels")
         body = self.lm.get_decoder() if hasattr(self.lm, "get_decoder") else self.lm.model
-        hidden = body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = body(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).last_hidden_state
         head = self.lm.get_output_embeddings()
         h, y = shift_targets(hidden, labels)
         if y.numel() == 0:

@@ -119,7 +119,8 @@ def train(cfg) -> TrainResult:
     t = cfg.trainer
     try:
         batches = StepBatches(train_ex, t.batch_size, t.gradient_accumulation_steps, t.seed,
-                              info.rank, info.world_size, tokenizer.pad_token_id)
+                              info.rank, info.world_size, tokenizer.pad_token_id,
+                              pack_width=t.max_length if t.packing else None)
     except ValueError as exc:
         raise DataError(cfg.data.path, str(exc)) from None
 
