@@ -41,10 +41,15 @@ def test_sweep_against_transformers_serve_reports_every_figure(trained_model, tm
     assert "resident memory" in result["memory_source"] and len(result["levels"]) == 2
     for level in result["levels"]:
         assert level["failed"] == 0 and level["requests"] >= level["episodes"] == 2, level
-        for key in ("ttft_ms", "e2e_ms", "episode_ms"):
+        for key in ("e2e_ms", "episode_ms"):
             q = level[key]
             assert 0 < q["p50"] <= q["p90"] <= q["p99"], (key, q)
-        assert level["ttft_ms"]["p50"] <= level["e2e_ms"]["p99"]
+        # every answered request has a first-token time, or is counted as one that streamed nothing
+        # (a tool call the server sends only whole, cut off by max_tokens: the 30-step model does that)
+        ttft = level["ttft_ms"]
+        assert (ttft["n"] if ttft else 0) + level["no_streamed_output"] == level["requests"], level
+        if ttft:
+            assert 0 < ttft["p50"] <= ttft["p90"] <= ttft["p99"] <= level["e2e_ms"]["p99"], ttft
         assert level["requests_per_s"] > 0 and level["output_tokens_per_s"] > 0
         assert 0 <= level["goodput_per_s"] <= level["requests_per_s"] + 1e-9
         assert level["peak_memory_mb"] > 100  # a model server is more than 100 MB resident

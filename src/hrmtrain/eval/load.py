@@ -157,6 +157,9 @@ def run_level(base_url: str, model: str, tasks: list[Task], concurrency: int, ep
         "errors": sorted({t.error for t in failed})[:5],
         "stop_reasons": stops,
         "ttft_ms": percentiles([t.ttft_s for t in ok if t.ttft_s is not None]),
+        # answered, but nothing streamed before the end: e.g. a tool call cut off by max_tokens, which
+        # `transformers serve` only sends once it parses whole, so no first-token time can be seen
+        "no_streamed_output": sum(1 for t in ok if t.ttft_s is None),
         "itl_ms": percentiles([g for t in ok for g in t.chunk_gaps_s]),
         "e2e_ms": percentiles([t.e2e_s for t in ok]),
         "episode_ms": percentiles(episode_s),
