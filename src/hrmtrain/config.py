@@ -233,6 +233,16 @@ class RunConfig:
 
 
 @dataclass
+class PerfConfig:
+    """Performance options of `hrmtrain train`."""
+
+    profile: bool = False  # torch.profiler trace of a window of steps -> <run>/profile/ (train/profiling.py)
+    profile_wait: int = 2  # steps skipped before the window
+    profile_warmup: int = 1  # steps profiled but discarded (profiler start-up)
+    profile_steps: int = 3  # steps recorded
+
+
+@dataclass
 class HrmConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -241,6 +251,7 @@ class HrmConfig:
     lineage: LineageConfig = field(default_factory=LineageConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    perf: PerfConfig = field(default_factory=PerfConfig)
 
 
 class ConfigValueError(HrmError, ValueError):
@@ -267,10 +278,14 @@ def check_values(cfg) -> None:
         "model.lora.r": cfg.model.lora.r,
         **{f"eval.budget.{k}": v for k, v in cfg.eval.budget.items()},
         "eval.trials": cfg.eval.trials,
+        "perf.profile_steps": cfg.perf.profile_steps,
         "eval.load.max_new_tokens": cfg.eval.load.max_new_tokens,
         **{f"eval.budget_sweep[{i}]": v for i, v in enumerate(cfg.eval.budget_sweep)},
         **{f"eval.load.concurrency[{i}]": v for i, v in enumerate(cfg.eval.load.concurrency)},
     }
+    for key in ("profile_wait", "profile_warmup"):
+        if cfg.perf[key] < 0:
+            raise ConfigValueError(f"perf.{key}", cfg.perf[key], "an integer >= 0")
     for key, value in positive.items():
         if value < 1:
             raise ConfigValueError(key, value, "an integer >= 1")

@@ -25,6 +25,7 @@ from hrmtrain.train import checkpoint, distributed
 from hrmtrain.train.chat import IGNORE, Example
 from hrmtrain.train.dataset import StepBatches, collate
 from hrmtrain.train.precision import Precision
+from hrmtrain.train.profiling import step_profiler
 from hrmtrain.train.tracking import Tracker
 
 
@@ -124,54 +125,64 @@ def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: li
     bar = tqdm(total=t.max_steps, initial=state.step, disable=not info.is_main, desc="train",
                unit="step", dynamic_ncols=True, mininterval=1.0)
     model.train()
-    while state.step < t.max_steps:
-        started = time.perf_counter()
-        micro = batches(state.step)
-        targets = sum(int((mb["labels"][:, 1:] != IGNORE).sum()) for mb in micro)
-        real_tokens = sum(int(mb.pop("real_tokens")) if "real_tokens" in mb else int(mb["attention_mask"].sum())
-                          for mb in micro)
-        denom = max(distributed.all_reduce_sum(targets, info), 1.0)  # never divide by 0 -> never NaN
-        loss_sum = 0.0
-        for i, mb in enumerate(micro):
-            with distributed.no_sync(model, info, last_micro_batch=i == len(micro) - 1):
-                with precision.autocast():
-                    part, _ = model(**to_device(mb, info.device))
-                # DDP/FSDP average gradients over ranks; scale so the result is the global token mean.
-                scaler.scale(part * info.world_size / denom).backward()
-            loss_sum += float(part.detach())
-        scaler.unscale_(optimizer)
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
-        grad_norm = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        lr = scheduler.get_last_lr()[0]
-        scheduler.step()
-        state.step += 1
+    with step_profiler(cfg.perf, run_dir, info.device, info.is_main) as profiler:
+        while state.step < t.max_steps:
+            started = time.perf_counter()
+            micro = batches(state.step)
+            targets = sum(int((mb["labels"][:, 1:] != IGNORE).sum()) for mb in micro)
+            real_tokens = sum(int(mb.pop("real_tokens")) if "real_tokens" in mb else int(mb["attention_mask"].sum())
+                              for mb in micro)
+            denom = max(distributed.all_reduce_sum(targets, info), 1.0)  # never divide by 0 -> never NaN
+            loss_sum = 0.0
+            for i, mb in enumerate(micro):
+                with distributed.no_sync(model, info, last_micro_batch=i == len(micro) - 1):
+                    with precision.autocast():
+                        part, _ = model(**to_device(mb, info.device))
+                    # DDP/FSDP average gradients over ranks; scale so the result is the global token mean.
+                    scaler.scale(part * info.world_size / denom).backward()
+                loss_sum += float(part.detach())
+            scaler.unscale_(optimizer)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
+            grad_norm = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            lr = scheduler.get_last_lr()[0]
+            scheduler.step()
+            state.step += 1
 
-        loss = distributed.all_reduce_sum(loss_sum, info) / denom
-        if not math.isfinite(loss):
-            raise TrainingDiverged(f"training loss is {loss} at step {state.step} (precision={precision.name}, "
-                                   f"lr={lr:.3g}); stopped rather than train on garbage")
-        tokens = int(distributed.all_reduce_sum(real_tokens, info))
-        state.tokens_seen += tokens
-        elapsed = time.perf_counter() - started
-        row = {"step": state.step, "train/loss": loss, "train/lr": lr, "train/grad_norm": grad_norm,
-               "train/tokens_per_s": tokens / elapsed, "train/step_time_s": elapsed,
-               "train/epoch": batches.epoch_of(state.step), "train/peak_memory_mb": peak_memory_mb(info.device)}
-        metrics.write(row)
-        tracker.log({k: v for k, v in row.items() if k != "step"}, step=state.step)
-        bar.update(1)
-        if state.step % t.log_every == 0 or state.step == t.max_steps:
-            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", tok_s=f"{tokens / elapsed:,.0f}")
-        if state.step % t.eval_every == 0 or state.step == t.max_steps:
-            val = run_eval(state.step)
-            if info.is_main:
-                bar.write(f"step {state.step}: train loss {loss:.4f}  val loss {val:.4f}")
-        if state.step % t.checkpoint_every == 0 or state.step == t.max_steps:
-            state.wandb_run_id = tracker.run_id
-            checkpoint.save(ckpt_root, state.step, model, optimizer,
-                            {**state.to_json(), "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict()},
-                            info, t.keep_checkpoints)
+            loss = distributed.all_reduce_sum(loss_sum, info) / denom
+            if not math.isfinite(loss):
+                raise TrainingDiverged(f"training loss is {loss} at step {state.step} (precision={precision.name}, "
+                                       f"lr={lr:.3g}); stopped rather than train on garbage")
+            tokens = int(distributed.all_reduce_sum(real_tokens, info))
+            state.tokens_seen += tokens
+            elapsed = time.perf_counter() - started
+            row = {"step": state.step, "train/loss": loss, "train/lr": lr, "train/grad_norm": grad_norm,
+                   "train/tokens_per_s": tokens / elapsed, "train/step_time_s": elapsed,
+                   "train/epoch": batches.epoch_of(state.step), "train/peak_memory_mb": peak_memory_mb(info.device)}
+            metrics.write(row)
+            tracker.log({k: v for k, v in row.items() if k != "step"}, step=state.step)
+            bar.update(1)
+            if state.step % t.log_every == 0 or state.step == t.max_steps:
+                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", tok_s=f"{tokens / elapsed:,.0f}")
+            if state.step % t.eval_every == 0 or state.step == t.max_steps:
+                val = run_eval(state.step)
+                if info.is_main:
+                    bar.write(f"step {state.step}: train loss {loss:.4f}  val loss {val:.4f}")
+            if state.step % t.checkpoint_every == 0 or state.step == t.max_steps:
+                state.wandb_run_id = tracker.run_id
+                checkpoint.save(ckpt_root, state.step, model, optimizer,
+                                {**state.to_json(), "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict()},
+                                info, t.keep_checkpoints)
+            profiler.step()
     bar.close()
+    if info.is_main and cfg.perf.profile:
+        if profiler.done:
+            print(f"hrmtrain train: profile of {cfg.perf.profile_steps} steps in {run_dir / 'profile'} "
+                  "(trace.json: chrome://tracing or Perfetto; top_ops.txt: operators by self time)")
+        else:
+            print("hrmtrain train: perf.profile: the run ended before the profiled window "
+                  f"(perf.profile_wait + profile_warmup + profile_steps = "
+                  f"{cfg.perf.profile_wait + cfg.perf.profile_warmup + cfg.perf.profile_steps} steps) was complete")
     return state

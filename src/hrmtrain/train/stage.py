@@ -177,6 +177,8 @@ def train(cfg) -> TrainResult:
         summary = _summary(cfg, run_dir, state, total_params, trainable_params, len(train_ex), len(val_ex),
                            time.perf_counter() - started)
         summary["precision"] = precision
+        if (run_dir / "profile" / "trace.json").is_file():
+            summary["profile"] = str(run_dir / "profile")
         tracker.summary(summary["metrics"])
     finally:
         tracker.finish()
