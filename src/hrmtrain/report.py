@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hrmtrain import atomic
 from hrmtrain.errors import HrmError
-from hrmtrain.eval.report_section import eval_section, png
+from hrmtrain.eval.report_section import eval_section, finish_axes, png
 
 
 def loss_plot(rows: list[dict]) -> str:
@@ -30,12 +30,8 @@ def loss_plot(rows: list[dict]) -> str:
         ax.plot(*zip(*val), "o-", label="validation", linewidth=2)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (assistant tokens)")
-    ax.set_title("Loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    out = png(fig)
-    plt.close(fig)
-    return out
+    finish_axes(ax, "Loss")
+    return png(fig)
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

@@ -12,9 +12,20 @@ from pathlib import Path
 
 
 def png(fig) -> str:
+    """The figure as base64 PNG for an <img> tag; the figure is closed."""
+    import matplotlib.pyplot as plt
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
+
+
+def finish_axes(ax, title: str) -> None:
+    """Title, light grid, legend: how every plot of the report ends."""
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
 
 
 def _plt():
@@ -64,12 +75,8 @@ def budget_plot(systems: dict[str, dict]) -> str | None:
     ax.set_xlabel("H-cycle budget")
     ax.set_ylabel("task success")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title("Success at budget (HRM loop)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    out = png(fig)
-    plt.close(fig)
-    return out
+    finish_axes(ax, "Success at budget (HRM loop)")
+    return png(fig)
 
 
 def latency_plot(load: dict) -> str | None:
@@ -86,12 +93,8 @@ def latency_plot(load: dict) -> str | None:
         _integer_ticks(ax, xs)
         ax.set_xlabel("concurrent episodes")
         ax.set_ylabel("ms")
-        ax.set_title({"ttft_ms": "time to first token", "e2e_ms": "request latency (end to end)"}[metric])
-        ax.grid(alpha=0.3)
-        ax.legend()
-    out = png(fig)
-    plt.close(fig)
-    return out
+        finish_axes(ax, {"ttft_ms": "time to first token", "e2e_ms": "request latency (end to end)"}[metric])
+    return png(fig)
 
 
 def _success_table(systems: dict[str, dict]) -> str:
