@@ -40,6 +40,10 @@ class Strategy(str, Enum):
     fsdp = "fsdp"
 
 
+# torch.compile's modes; "max-autotune" is not an identifier, hence the functional form.
+CompileMode = Enum("CompileMode", [("off", "off"), ("default", "default"), ("max-autotune", "max-autotune")], type=str)
+
+
 class Schedule(str, Enum):
     cosine = "cosine"
     linear = "linear"
@@ -234,8 +238,17 @@ class RunConfig:
 
 @dataclass
 class PerfConfig:
-    """Performance options of `hrmtrain train`."""
+    """Performance options of `hrmtrain train` (train/perf.py says what each does where)."""
 
+    compile: CompileMode = CompileMode["off"]  # torch.compile of each decoder layer: off | default | max-autotune
+    gradient_checkpointing: bool = False  # recompute decoder-layer activations in backward
+    fused_adamw: bool = True  # AdamW(fused=True) where the device has the kernels (logged when not)
+    channels_last: bool = False  # for modules with 4-D weights (an LLM has none)
+    loader_workers: int = 0  # DataLoader worker processes building upcoming steps' batches
+    persistent_workers: bool = True  # keep workers between validation passes (needs loader_workers > 0)
+    prefetch_factor: int = 2  # steps each worker builds ahead (loader_workers > 0)
+    pin_memory: bool = True  # page-locked batches for asynchronous copies (CUDA only; ignored on the CPU)
+    non_blocking: bool = True  # asynchronous host-to-device copies
     profile: bool = False  # torch.profiler trace of a window of steps -> <run>/profile/ (train/profiling.py)
     profile_wait: int = 2  # steps skipped before the window
     profile_warmup: int = 1  # steps profiled but discarded (profiler start-up)
@@ -279,11 +292,12 @@ def check_values(cfg) -> None:
         **{f"eval.budget.{k}": v for k, v in cfg.eval.budget.items()},
         "eval.trials": cfg.eval.trials,
         "perf.profile_steps": cfg.perf.profile_steps,
+        "perf.prefetch_factor": cfg.perf.prefetch_factor,
         "eval.load.max_new_tokens": cfg.eval.load.max_new_tokens,
         **{f"eval.budget_sweep[{i}]": v for i, v in enumerate(cfg.eval.budget_sweep)},
         **{f"eval.load.concurrency[{i}]": v for i, v in enumerate(cfg.eval.load.concurrency)},
     }
-    for key in ("profile_wait", "profile_warmup"):
+    for key in ("profile_wait", "profile_warmup", "loader_workers"):
         if cfg.perf[key] < 0:
             raise ConfigValueError(f"perf.{key}", cfg.perf[key], "an integer >= 0")
     for key, value in positive.items():

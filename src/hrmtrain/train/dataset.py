@@ -268,3 +268,39 @@ class StepBatches:
         if self.pack_width:
             return [collate_packed(mb, self.pad_id, self.pack_width) for mb in self.micro_batches(step)]
         return [collate(mb, self.pad_id) for mb in self.micro_batches(step)]
+
+
+class StepDataset(torch.utils.data.Dataset):
+    """Optimizer steps `start..stop-1` as a map-style dataset: item i is the list of micro-batches of
+    step `start + i`, so a DataLoader's workers build (collate, pack) upcoming steps in the background
+    while the current one trains. Each item is a pure function of the step (StepBatches), so workers
+    need no shared state and resuming needs no sampler state."""
+
+    def __init__(self, batches: StepBatches, start: int, stop: int):
+        self.batches, self.start, self.stop = batches, start, stop
+
+    def __len__(self) -> int:
+        return max(self.stop - self.start, 0)
+
+    def __getitem__(self, i: int) -> list[dict[str, torch.Tensor]]:
+        return self.batches(self.start + i)
+
+
+class ValBatches(torch.utils.data.Dataset):
+    """The validation set in length-sorted batches (little padding), one padded batch per item."""
+
+    def __init__(self, examples: list[Example], batch_size: int, pad_id: int):
+        ordered = sorted(examples, key=lambda e: len(e.input_ids))
+        self.chunks = [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
+        self.pad_id = pad_id
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return collate(self.chunks[i], self.pad_id)
+
+
+def loader(dataset: torch.utils.data.Dataset, loader_kwargs: dict) -> torch.utils.data.DataLoader:
+    """Items in order, unbatched (each item already is a batch or a step's batches)."""
+    return torch.utils.data.DataLoader(dataset, batch_size=None, shuffle=False, **loader_kwargs)

@@ -23,7 +23,7 @@ import torch
 from hrmtrain.errors import HrmError
 from hrmtrain.train import checkpoint, distributed
 from hrmtrain.train.chat import IGNORE, Example
-from hrmtrain.train.dataset import StepBatches, collate
+from hrmtrain.train.dataset import StepBatches, StepDataset, ValBatches, loader
 from hrmtrain.train.precision import Precision
 from hrmtrain.train.profiling import step_profiler
 from hrmtrain.train.tracking import Tracker
@@ -52,21 +52,20 @@ def peak_memory_mb(device: torch.device) -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def to_device(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+def to_device(batch: dict, device: torch.device, non_blocking: bool = True) -> dict:
+    return {k: v.to(device, non_blocking=non_blocking) for k, v in batch.items()}
 
 
 @torch.no_grad()
-def evaluate(model, examples: list[Example], batch_size: int, precision: Precision, device, pad_id: int) -> float:
-    """Token-mean loss over the whole validation set (every rank evaluates all of it)."""
+def evaluate(model, val_batches, precision: Precision, device, non_blocking: bool = True) -> float:
+    """Token-mean loss over the whole validation set (every rank evaluates all of it); `val_batches`
+    iterates padded batches (a DataLoader over dataset.ValBatches)."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    ordered = sorted(examples, key=lambda e: len(e.input_ids))
-    for i in range(0, len(ordered), batch_size):
-        batch = to_device(collate(ordered[i:i + batch_size], pad_id), device)
+    for batch in val_batches:
         with precision.autocast():
-            loss_sum, n = model(**batch)
+            loss_sum, n = model(**to_device(batch, device, non_blocking))
         total += float(loss_sum)
         count += n
     model.train(was_training)
@@ -96,8 +95,10 @@ class MetricsLog:
 
 
 def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: list[Example],
-        run_dir: Path, info: distributed.DistInfo, tracker: Tracker, state: LoopState, pad_id: int) -> LoopState:
-    """Train `model` (an SFTLoss, possibly DDP/FSDP-wrapped) from `state.step` to `trainer.max_steps`."""
+        run_dir: Path, info: distributed.DistInfo, tracker: Tracker, state: LoopState, pad_id: int,
+        loader_kwargs: dict | None = None) -> LoopState:
+    """Train `model` (an SFTLoss, possibly DDP/FSDP-wrapped) from `state.step` to `trainer.max_steps`.
+    `loader_kwargs`: DataLoader workers / pinning (perf.describe_loader); none: batches built inline."""
     from tqdm.auto import tqdm
 
     t = cfg.trainer
@@ -109,8 +110,13 @@ def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: li
     metrics = MetricsLog(run_dir / "metrics.jsonl", info.is_main)
     ckpt_root = run_dir / "checkpoints"
 
+    loader_kwargs = loader_kwargs or {}
+    non_blocking = bool(cfg.perf.non_blocking)
+    val_loader = loader(ValBatches(val_examples, t.batch_size, pad_id), loader_kwargs)
+    steps = iter(loader(StepDataset(batches, state.step, t.max_steps), loader_kwargs))
+
     def run_eval(step: int) -> float:
-        loss = evaluate(model, val_examples, t.batch_size, precision, info.device, pad_id)
+        loss = evaluate(model, val_loader, precision, info.device, non_blocking)
         if not math.isfinite(loss):
             raise TrainingDiverged(f"validation loss is {loss} at step {step} (precision={precision.name}); "
                                    "stopped rather than train on garbage")
@@ -128,7 +134,7 @@ def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: li
     with step_profiler(cfg.perf, run_dir, info.device, info.is_main) as profiler:
         while state.step < t.max_steps:
             started = time.perf_counter()
-            micro = batches(state.step)
+            micro = next(steps)
             targets = sum(int((mb["labels"][:, 1:] != IGNORE).sum()) for mb in micro)
             real_tokens = sum(int(mb.pop("real_tokens")) if "real_tokens" in mb else int(mb["attention_mask"].sum())
                               for mb in micro)
@@ -137,7 +143,7 @@ def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: li
             for i, mb in enumerate(micro):
                 with distributed.no_sync(model, info, last_micro_batch=i == len(micro) - 1):
                     with precision.autocast():
-                        part, _ = model(**to_device(mb, info.device))
+                        part, _ = model(**to_device(mb, info.device, non_blocking))
                     # DDP/FSDP average gradients over ranks; scale so the result is the global token mean.
                     scaler.scale(part * info.world_size / denom).backward()
                 loss_sum += float(part.detach())

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from hrmtrain import __version__, atomic
 from hrmtrain.errors import CheckpointError, DataError, HrmError
-from hrmtrain.train import checkpoint, distributed
+from hrmtrain.train import checkpoint, distributed, perf
 from hrmtrain.train import model as models
 from hrmtrain.train.chat import ChatEncoder
 from hrmtrain.train.dataset import StepBatches, encode_rows, load_train_val
@@ -137,10 +137,12 @@ def train(cfg) -> TrainResult:
 
     model = models.load_model(source, cfg.model, tokenizer).to(info.device)
     total_params, trainable_params = models.count_parameters(model)
+    perf_report = perf.PerfReport()
+    _apply_perf(cfg.perf, model, perf_report)
     sft = distributed.wrap(SFTLoss(models.causal_lm(model), t.loss_chunk_size), info)
-    optimizer = torch.optim.AdamW([p for p in sft.parameters() if p.requires_grad], lr=t.lr,
-                                  weight_decay=t.weight_decay, betas=(0.9, 0.95),
-                                  fused=info.device.type == "cuda")
+    optimizer = perf.make_optimizer([p for p in sft.parameters() if p.requires_grad], t, cfg.perf.fused_adamw,
+                                    info.device, perf_report)
+    loader_kwargs = perf.describe_loader(cfg.perf, info.device, perf_report)
     scheduler = make_scheduler(optimizer, t)
     state = LoopState()
     if resuming:
@@ -171,12 +173,14 @@ def train(cfg) -> TrainResult:
               f"precision={precision} ({precision_why})  "
               f"processes={info.world_size} ({info.strategy})  train={len(train_ex)} sequences "
               f"from {len(train_rows)} rows, val={len(val_ex)}  W&B={tracker.mode}")
+        print(f"hrmtrain train: perf: {perf_report}")
     try:
         state = fit(cfg, sft, optimizer, scheduler, batches, val_ex, run_dir, info, tracker, state,
-                    tokenizer.pad_token_id)
+                    tokenizer.pad_token_id, loader_kwargs)
         summary = _summary(cfg, run_dir, state, total_params, trainable_params, len(train_ex), len(val_ex),
                            time.perf_counter() - started)
         summary["precision"] = precision
+        summary["perf"] = dict(perf_report.lines)
         if (run_dir / "profile" / "trace.json").is_file():
             summary["profile"] = str(run_dir / "profile")
         tracker.summary(summary["metrics"])
@@ -193,6 +197,16 @@ def train(cfg) -> TrainResult:
             config=OmegaConf.to_container(cfg, resolve=True),
             details={"run": run_dir.name, "metrics": summary["metrics"]})
     return TrainResult(run_dir, model_dir, summary, info)
+
+
+def _apply_perf(perf_cfg, model, report: perf.PerfReport) -> None:
+    """Model-side perf options, before the distributed wrapper (compile and checkpointing act per
+    decoder layer, under DDP and FSDP2 alike)."""
+    if perf_cfg.gradient_checkpointing:
+        perf.enable_gradient_checkpointing(model, report)
+    if perf_cfg.channels_last:
+        perf.apply_channels_last(model, report)
+    perf.compile_layers(model, str(getattr(perf_cfg.compile, "value", perf_cfg.compile)), report)
 
 
 def _summary(cfg, run_dir, state: LoopState, total_params, trainable_params, n_train, n_val, seconds) -> dict:
