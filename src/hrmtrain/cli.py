@@ -17,6 +17,7 @@ Overrides use Hydra syntax, e.g.
   hrmtrain train experiment=seed_lmodule model.base=tiny
   hrmtrain train model.lora.enabled=true trainer.precision=fp32
   hrmtrain train trainer.resume=true run.name=my-run
+  hrmtrain train -m trainer.precision=bf16,fp16,fp32   (one run each; sweep report at the end)
   hrmtrain train --cfg job          (print the composed config and exit)
   hrmtrain train --help             (Hydra's help: config groups and every key)
 
@@ -61,22 +62,30 @@ def _load(entry: str):
 QUIET_LOGGERS = ("openlineage", "presidio-analyzer", "presidio-anonymizer", "datasets", "httpx")
 
 
-def run_stage(stage: str, cfg) -> None:
-    """Validate the config, then run the stage; user errors become one message and exit 2."""
+def run_stage(stage: str, cfg):
+    """Validate the config, then run the stage; user errors become one message and exit 2. In a Hydra
+    multirun (`-m`) each job runs as a child process and a failed job does not end the sweep
+    (sweep.py reports all jobs at the end)."""
     import logging
 
+    from hrmtrain import sweep
     from hrmtrain.config import check_values
     from hrmtrain.errors import HrmError
 
+    job = sweep.multirun_job()
+    if job is not None:
+        return sweep.run_job_in_child(stage, job)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-
     try:
         check_values(cfg)
         _load(STAGES[stage].entry)(cfg)
     except HrmError as exc:
         print(f"hrmtrain {stage}: error: {exc}", file=sys.stderr)
+        sweep.record_outcome(stage, exc)
         sys.exit(2)
+    sweep.record_outcome(stage, None)
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     register()
 
     def task(cfg):
-        run_stage(stage, cfg)
+        return run_stage(stage, cfg)
 
     sys.argv = [f"hrmtrain-{stage}", *argv[1:]]
     conf_dir = str(Path(__file__).resolve().parent / "conf")

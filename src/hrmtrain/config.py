@@ -34,6 +34,12 @@ class Quant(str, Enum):
     nvfp4 = "nvfp4"
 
 
+class Nvfp4Export(str, Enum):
+    w4a4 = "w4a4"  # NVFP4 weights and activations (ModelOpt NVFP4_DEFAULT_CFG, calibrated): Blackwell FP4 GEMMs
+    w4a16 = "w4a16"  # NVFP4 weights only (W4A16_NVFP4_CFG)
+    none = "none"  # no deployment checkpoint
+
+
 class Strategy(str, Enum):
     auto = "auto"
     ddp = "ddp"
@@ -139,6 +145,9 @@ class ModelConfig:
     base: str = "tiny"
     target: str = "L-Module"
     quant: Quant = Quant.none
+    # with quant=nvfp4: the ModelOpt deployment checkpoint written to runs/<name>/nvfp4/ (export/nvfp4.py)
+    nvfp4_export: Nvfp4Export = Nvfp4Export.w4a4
+    nvfp4_calibration_sequences: int = 16  # validation sequences the activation scales are calibrated on
     revision: Optional[str] = None
     lora: LoraConfig = field(default_factory=LoraConfig)
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
@@ -289,6 +298,7 @@ def check_values(cfg) -> None:
         "trainer.checkpoint_every": t.checkpoint_every,
         "trainer.keep_checkpoints": t.keep_checkpoints,
         "model.lora.r": cfg.model.lora.r,
+        "model.nvfp4_calibration_sequences": cfg.model.nvfp4_calibration_sequences,
         **{f"eval.budget.{k}": v for k, v in cfg.eval.budget.items()},
         "eval.trials": cfg.eval.trials,
         "perf.profile_steps": cfg.perf.profile_steps,

@@ -83,7 +83,7 @@ def run_folder(cfg, info: distributed.DistInfo) -> tuple[Path, bool]:
         return candidates[-1], True
     name = cfg.run.name or _broadcast(f"{cfg.model.target.lower()}-{datetime.now():%Y%m%d-%H%M%S}", info)
     run_dir = root / name
-    if run_dir.exists():
+    if run_dir.exists() and any(run_dir.iterdir()):  # an empty one: a sweep job's folder Hydra made
         raise HrmError(f"{run_dir} already exists: pass trainer.resume=true to continue it, "
                        "or choose another run.name")
     return run_dir, False
@@ -128,7 +128,7 @@ def train(cfg) -> TrainResult:
     if resuming:
         _check_same_config(run_dir, cfg)
     elif info.is_main:
-        run_dir.mkdir(parents=True)
+        run_dir.mkdir(parents=True, exist_ok=True)  # may exist, empty (run_folder)
         atomic.write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         if source.is_tiny and uses_household_tokenizer(cfg):
             with atomic.staged_dir(run_dir / TOKENIZER_SUBDIR) as tmp:
@@ -189,14 +189,45 @@ def train(cfg) -> TrainResult:
     from hrmtrain.train.save import save_final_model
 
     model_dir = save_final_model(cfg, source, model, sft, tokenizer, run_dir, info, summary)
+    outputs = [model_dir]
+    if info.is_main and cfg.model.quant == "nvfp4" and cfg.model.nvfp4_export != "none":
+        summary["nvfp4_checkpoint"] = _nvfp4_checkpoint(cfg, model_dir, run_dir, val_ex, tokenizer.pad_token_id)
+        atomic.write_json(run_dir / "summary.json", summary)
+        if summary["nvfp4_checkpoint"].get("path"):
+            outputs.append(Path(summary["nvfp4_checkpoint"]["path"]))
     if info.is_main:
         from hrmtrain.lineage import AuditLog
 
         AuditLog(cfg.lineage.dir).append(
-            "train", inputs=[cfg.data.path] + ([source.path] if source.path else []), outputs=[model_dir],
+            "train", inputs=[cfg.data.path] + ([source.path] if source.path else []), outputs=outputs,
             config=OmegaConf.to_container(cfg, resolve=True),
             details={"run": run_dir.name, "metrics": summary["metrics"]})
     return TrainResult(run_dir, model_dir, summary, info)
+
+
+def _nvfp4_checkpoint(cfg, model_dir: Path, run_dir: Path, val_ex, pad_id: int) -> dict:
+    """Write the ModelOpt NVFP4 checkpoint beside the model, reload it and measure its validation
+    loss; without ModelOpt the run still succeeds and says what is missing."""
+    from hrmtrain.export import nvfp4 as export_nvfp4
+    from hrmtrain.train.dataset import ValBatches, loader
+    from hrmtrain.train.loop import evaluate
+    from hrmtrain.train.precision import Precision
+
+    why = export_nvfp4.modelopt_missing()
+    if why:
+        print(f"hrmtrain train: NVFP4 deployment checkpoint not written: {why}")
+        return {"written": False, "why": why}
+    weight_only = cfg.model.nvfp4_export == "w4a16"
+    calibration = [torch.tensor([e.input_ids]) for e in val_ex[:cfg.model.nvfp4_calibration_sequences]]
+    out = run_dir / export_nvfp4.SUBDIR
+    manifest = export_nvfp4.write_nvfp4_checkpoint(model_dir, out, calibration, weight_only)
+    reloaded = export_nvfp4.load_nvfp4_checkpoint(out)
+    val = evaluate(SFTLoss(reloaded, cfg.trainer.loss_chunk_size), loader(ValBatches(val_ex, cfg.trainer.batch_size,
+                   pad_id), {}), Precision("fp32", "cpu"), torch.device("cpu"))
+    print(f"hrmtrain train: NVFP4 checkpoint ({manifest['quant_algo']}, ModelOpt {manifest['modelopt_version']}) "
+          f"in {out}; reloaded, its validation loss is {val:.4f}")
+    return {"written": True, "path": str(out), "quant_algo": manifest["quant_algo"],
+            "modelopt_version": manifest["modelopt_version"], "val_loss_reloaded": val}
 
 
 def _apply_perf(perf_cfg, model, report: perf.PerfReport) -> None:

@@ -1,0 +1,74 @@
+"""Hydra multirun sweeps of `hrmtrain train`: the precision ablation is one command whose result is a
+table and plots; a diverged job is a result and the sweep goes on; a failed job is reported and
+makes the command exit 2."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import read_jsonl, run_cli
+
+
+def _sweep_args(tmp, steps=3, extra=()):
+    return ["-m", f"data.path={tmp / 'data'}", f"run.dir={tmp / 'runs'}", f"lineage.dir={tmp / 'lineage'}",
+            f"trainer.max_steps={steps}", "trainer.batch_size=2", "trainer.eval_every=3", "trainer.warmup_steps=0",
+            "trainer.checkpoint_every=100", "logging.wandb_mode=disabled", *extra]
+
+
+def _sweep_dir(tmp):
+    dirs = sorted((tmp / "runs").glob("multirun-*"))
+    assert len(dirs) == 1, dirs
+    return dirs[0]
+
+
+def test_precision_ablation_is_one_command_with_a_table_and_plots(workdir):
+    proc = run_cli(["train", *_sweep_args(workdir, extra=["trainer.precision=bf16,fp16,fp32"])], cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sweep = _sweep_dir(workdir)
+    result = json.loads((sweep / "sweep.json").read_text())
+    assert result["swept"] == ["trainer.precision"]
+    runs = result["runs"]
+    assert [r["label"] for r in runs] == ["trainer.precision=bf16", "trainer.precision=fp16", "trainer.precision=fp32"]
+    assert [r["precision"] for r in runs] == ["bf16", "fp16", "fp32"]
+    for r, job in zip(runs, ("0", "1", "2")):
+        assert r["status"] == "ok" and r["steps"] == 3 and r["diverged_at_step"] is None
+        assert r["run_dir"].endswith(f"{sweep.name}/{job}")
+        rows = read_jsonl(sweep / job / "metrics.jsonl")
+        assert r["val_loss_final"] == [x["val/loss"] for x in rows if "val/loss" in x][-1]
+        assert r["tokens_per_s_median"] > 0 and r["peak_memory_mb"] > 0
+        assert len(r["train_curve"]) == 3 and len(r["val_curve"]) == 2
+        assert (sweep / job / "model" / "model.safetensors").is_file()
+    # same data, model and seed: the precisions start from the same loss and end close to each other
+    finals = [r["val_loss_final"] for r in runs]
+    assert max(finals) - min(finals) < 0.05 * min(finals)
+    page = (sweep / "report.html").read_text()
+    assert page.count("<img") == 2 and "diverged" in page
+    for label in ("trainer.precision=bf16", "trainer.precision=fp16", "trainer.precision=fp32"):
+        assert label in page
+    assert "hrmtrain sweep" in proc.stdout and "sweep report:" in proc.stdout
+
+
+def test_a_diverged_job_is_reported_and_the_sweep_goes_on(workdir):
+    proc = run_cli(["train", *_sweep_args(workdir, extra=["trainer.precision=fp32", "trainer.lr=1e9,3e-3"])],
+                   cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "stopped rather than train on garbage" in proc.stderr
+    runs = json.loads((_sweep_dir(workdir) / "sweep.json").read_text())["runs"]
+    diverged, fine = runs
+    assert diverged["status"] == "diverged" and diverged["label"] == "trainer.lr=1000000000.0"  # as Hydra renders the swept value
+    assert diverged["diverged_at_step"] >= 1 and diverged["val_loss_final"] is None
+    assert re.search(r"loss is (nan|inf)", diverged["error"])
+    assert fine["status"] == "ok" and fine["val_loss_final"] is not None
+    page = (_sweep_dir(workdir) / "report.html").read_text()
+    assert f"diverged at step {diverged['diverged_at_step']}" in page
+
+
+def test_a_failed_job_is_named_and_the_command_exits_2(workdir):
+    proc = run_cli(["train", *_sweep_args(workdir, extra=["trainer.max_length=1024,16"])], cwd=workdir)
+    assert proc.returncode == 2
+    assert "1 of 2 sweep jobs failed" in proc.stderr
+    assert "trainer.max_length" in proc.stderr or "max_length" in proc.stderr
+    runs = json.loads((_sweep_dir(workdir) / "sweep.json").read_text())["runs"]
+    assert [r["status"] for r in runs] == ["ok", "failed"]
+    assert "max_length" in runs[1]["error"]
