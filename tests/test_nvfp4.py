@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from hrmtrain.train import nvfp4
 from hrmtrain.train.nvfp4 import NVFP4FakeQuant, nvfp4_fake_quantize, nvfp4_quantize, round_e2m1
 
 GRID = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
@@ -85,3 +87,13 @@ def test_packed_codes_decode_to_the_fake_quantized_weights():
     values = E2M1_GRID[codes & 7] * torch.where(codes >= 8, -1.0, 1.0)
     deq = (values.reshape(-1, 16) * scales.float().reshape(-1, 1) * tensor_scale).reshape(w.shape)
     assert torch.equal(deq, nvfp4_fake_quantize(w))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the NVFP4 quantizer on a GPU; no GPU here")
+def test_quantizer_on_a_gpu_gives_the_cpu_codes_and_scales():
+    w = torch.randn(64, 256, generator=torch.Generator().manual_seed(3))
+    cpu = nvfp4.nvfp4_encode(w)
+    gpu = nvfp4.nvfp4_encode(w.cuda())
+    assert torch.equal(cpu[0], gpu[0].cpu())
+    assert torch.equal(cpu[1].view(torch.uint8), gpu[1].cpu().view(torch.uint8))
+    assert torch.equal(cpu[2], gpu[2].cpu())

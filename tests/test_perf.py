@@ -211,3 +211,37 @@ def test_cli_run_with_perf_options_trains_the_same_and_reports_them(workdir):
     assert lines["loader"].startswith("1 workers (persistent)")
     assert "no 4-D weights" in lines["channels_last"]
     assert json.loads((plain.run_dir / "summary.json").read_text())["perf"]["fused_adamw"] == "on (cpu)"
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(),
+                                reason="CUDA-only path (fused CUDA AdamW, inductor's Triton backend); no GPU here")
+
+
+@needs_cuda
+def test_on_a_gpu_fused_adamw_and_compiled_layers_keep_the_eager_result(tokenizer):
+    batch = {k: v.cuda() for k, v in _batch(tokenizer).items()}
+    eager = _tiny(tokenizer, layers=1).cuda()
+    loss_eager, grads_eager = _loss_and_grads(eager, batch)
+    compiled = _tiny(tokenizer, layers=1).cuda()
+    report = perf.PerfReport()
+    try:
+        assert perf.compile_layers(compiled, "max-autotune", report), report.lines
+        loss_c, grads_c = _loss_and_grads(compiled, batch)
+    finally:
+        torch._dynamo.reset()
+        torch._dynamo.config.suppress_errors = False
+    assert loss_c == pytest.approx(loss_eager, rel=1e-3)
+    opt = perf.make_optimizer(list(compiled.parameters()), compose().trainer, True, torch.device("cuda"), report)
+    assert opt.param_groups[0]["fused"] and report.lines["fused_adamw"] == "on (cuda)"
+    opt.step()
+
+
+@needs_cuda
+def test_on_a_gpu_peak_memory_is_cudas_max_allocated(workdir):
+    from hrmtrain.train.stage import train
+
+    torch.cuda.reset_peak_memory_stats()
+    result = train(compose(small_train(workdir, "gpu", steps=2, extra=["trainer.device=cuda"])))
+    rows = [r for r in read_jsonl(result.run_dir / "metrics.jsonl") if "train/peak_memory_mb" in r]
+    assert rows[-1]["train/peak_memory_mb"] <= torch.cuda.max_memory_allocated() / 2**20 + 1e-6
+    assert rows[-1]["train/peak_memory_mb"] > 0

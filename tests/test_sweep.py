@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
+
+import pytest
 
 from conftest import read_jsonl, run_cli
 
@@ -72,3 +75,19 @@ def test_a_failed_job_is_named_and_the_command_exits_2(workdir):
     runs = json.loads((_sweep_dir(workdir) / "sweep.json").read_text())["runs"]
     assert [r["status"] for r in runs] == ["ok", "failed"]
     assert "max_length" in runs[1]["error"]
+
+
+@pytest.mark.slow
+def test_nvfp4_qat_validation_loss_is_within_10_percent_of_bf16(workdir):
+    """The issue's criterion, as the user would check it: one sweep over model.quant at bf16, the
+    pipeline's default 240 steps; the ModelOpt checkpoint of the nvfp4 run is written and reloads."""
+    proc = run_cli(["train", *_sweep_args(workdir, steps=240, extra=[
+        "trainer.batch_size=4", "trainer.eval_every=40", "trainer.precision=bf16", "model.quant=none,nvfp4"])],
+        cwd=workdir, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    bf16, fp4 = json.loads((_sweep_dir(workdir) / "sweep.json").read_text())["runs"]
+    assert (bf16["label"], fp4["label"]) == ("model.quant=none", "model.quant=nvfp4")
+    assert fp4["val_loss_final"] <= 1.10 * bf16["val_loss_final"], (fp4["val_loss_final"], bf16["val_loss_final"])
+    summary = json.loads((Path(fp4["run_dir"]) / "summary.json").read_text())
+    assert summary["nvfp4_checkpoint"]["written"]
+    assert summary["nvfp4_checkpoint"]["val_loss_reloaded"] <= 1.10 * bf16["val_loss_final"]

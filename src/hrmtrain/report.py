@@ -34,6 +34,19 @@ def loss_plot(rows: list[dict]) -> str:
     return png(fig)
 
 
+def page_head(title: str) -> str:
+    """The start of a self-contained report page (styles inline) up to its <h1>."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }} th, td {{ border: 1px solid #ccc; padding: .3rem .7rem; }}
+th {{ text-align: left; background: #f5f5f5; }} td {{ text-align: right; font-variant-numeric: tabular-nums; }}
+pre {{ background: #f7f7f7; padding: 1rem; overflow-x: auto; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>"""
+
+
 def read_metrics(run_dir: Path) -> list[dict]:
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
@@ -84,15 +97,7 @@ def write_report(run_dir: Path) -> Path:
     config = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else ""
     m = summary.get("metrics", {})
     drop = m.get("val_loss_drop")
-    body = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>hrmtrain report: {html.escape(run_dir.name)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }} th, td {{ border: 1px solid #ccc; padding: .3rem .7rem; }}
-th {{ text-align: left; background: #f5f5f5; }} td {{ text-align: right; font-variant-numeric: tabular-nums; }}
-pre {{ background: #f7f7f7; padding: 1rem; overflow-x: auto; }}
-</style></head><body>
-<h1>hrmtrain report: {html.escape(run_dir.name)}</h1>
+    body = f"""{page_head(f"hrmtrain report: {run_dir.name}")}
 <section id="training"><h2>L-Module SFT</h2>
 {_table([("steps", m.get("steps")), ("train loss (last step)", _fmt(m.get("train_loss_final"))),
          ("validation loss, first eval", _fmt(m.get("val_loss_first"))),

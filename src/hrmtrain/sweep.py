@@ -196,14 +196,9 @@ def write_report(sweep_dir: Path, runs: list[dict]) -> Path:
         f"<td>{_cell(r['tokens_per_s_median'], ',.0f')}</td><td>{_cell(r['peak_memory_mb'], ',.0f')}</td></tr>"
         for r in runs)
     errors = "".join(f"<li><b>{html.escape(r['label'])}</b>: {html.escape(r['error'])}</li>" for r in runs if r["error"])
-    body = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>hrmtrain sweep: {html.escape(sweep_dir.name)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }} th, td {{ border: 1px solid #ccc; padding: .3rem .7rem; }}
-th {{ text-align: left; background: #f5f5f5; }} td {{ text-align: right; font-variant-numeric: tabular-nums; }}
-</style></head><body>
-<h1>hrmtrain sweep: {html.escape(sweep_dir.name)}</h1>
+    from hrmtrain.report import page_head
+
+    body = f"""{page_head(f"hrmtrain sweep: {sweep_dir.name}")}
 <section id="ablation"><h2>Runs</h2>
 <p>One training per job, same data, model and seed; only the swept values differ. A run whose loss
 became NaN or inf was stopped there (diverged) rather than trained on.</p>

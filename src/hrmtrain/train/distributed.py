@@ -57,7 +57,25 @@ def setup(trainer_cfg) -> DistInfo:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    check_membership(rank, world, device)
     return DistInfo(rank, world, local, device, "ddp" if strategy == "auto" else strategy)
+
+
+def check_membership(rank: int, world: int, device: torch.device) -> None:
+    """Every rank proves it is part of the group torchrun described: the group's size and this
+    rank agree with the launcher's environment, and one all-gather returns each rank exactly once
+    (a rank in another job or a stale rendezvous would hang or fail here, not mid-training)."""
+    from hrmtrain.errors import HrmError
+
+    if dist.get_world_size() != world or dist.get_rank() != rank:
+        raise HrmError(f"process group mismatch: torchrun says rank {rank} of {world}, the group says rank "
+                       f"{dist.get_rank()} of {dist.get_world_size()} (check MASTER_ADDR/--rdzv-endpoint and --nnodes)")
+    gathered = [torch.zeros(1, dtype=torch.int64, device=device) for _ in range(world)]
+    dist.all_gather(gathered, torch.tensor([rank], dtype=torch.int64, device=device))
+    seen = sorted(int(t.item()) for t in gathered)
+    if seen != list(range(world)):
+        raise HrmError(f"rank {rank}: the process group's ranks are {seen}, expected 0..{world - 1} "
+                       "(two processes with the same RANK?)")
 
 
 def wrap(model: torch.nn.Module, info: DistInfo) -> torch.nn.Module:

@@ -1,0 +1,29 @@
+"""The throughput benchmark runs end to end and prints its verdict line (slow: stock TRL takes tens of
+seconds per step on a CPU; the numbers themselves live in benchmarks/README.md, not in a test)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.mark.slow
+def test_sft_throughput_benchmark_compares_hrmtrain_with_stock_trl(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sft_throughput.py"), "--steps", "3",
+                           "--warmup", "1", "--repeats", "1", "--variants", "trl,hrm-packed", "--json", str(out)],
+                          capture_output=True, text=True, timeout=1500, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"speedup: \d+\.\d\dx tokens/s, memory ratio \d+\.\d\d, MFU \d+%", last), last
+    result = json.loads(out.read_text())
+    assert set(result["medians"]) == {"trl", "hrm-packed"}
+    for m in result["medians"].values():
+        assert m["tokens_per_s"] > 0 and m["peak_rss_mb"] > 0 and 0 < m["mfu"] < 1
+    assert result["matmul_peak_gflops"] > 0
