@@ -76,7 +76,7 @@ def write_nvfp4_checkpoint(model_dir: Path, out_dir: Path, calibration: list[tor
             warnings.simplefilter("ignore")
             export_hf_checkpoint(model, export_dir=tmp)
         for f in tmp.glob("*.safetensors"):
-            f.chmod(0o644)  # ModelOpt writes 0600
+            atomic.usual_mode(f, directory=False)  # ModelOpt writes 0600
         AutoTokenizer.from_pretrained(model_dir).save_pretrained(tmp)
         quant = json.loads((tmp / "hf_quant_config.json").read_text())["quantization"]
         manifest = {"format": "modelopt hf checkpoint", "quant_algo": quant["quant_algo"],
