@@ -118,3 +118,11 @@ def test_without_modelopt_the_reason_names_the_extra(monkeypatch):
     assert why and "pip install 'hrmtrain[nvfp4]'" in why
     with pytest.raises(HrmError, match="cannot write the NVFP4 checkpoint"):
         export_nvfp4.write_nvfp4_checkpoint(None, None, [])
+
+
+def test_run_report_names_the_checkpoint_and_the_perf_options(nvfp4_run):
+    from hrmtrain.report import write_report
+
+    page = write_report(nvfp4_run.run_dir).read_text()
+    assert "NVFP4 checkpoint validation loss" in page and "ModelOpt 0.47.0" in page
+    assert "perf: fused_adamw" in page and "step time (s, median)" in page

@@ -28,6 +28,9 @@ def test_full_fine_tuning_lowers_validation_loss(full_run):
     assert len(val) == 5  # step 0, 4, 8, 12, 16
     assert val[-1] < 0.8 * val[0]
     assert full_run.summary["metrics"]["val_loss_final"] == pytest.approx(val[-1])
+    steps = [r for r in read_jsonl(full_run.run_dir / "metrics.jsonl") if "train/step_time_s" in r]
+    times = sorted(r["train/step_time_s"] for r in steps[1:])
+    assert len(times) == 15 and full_run.summary["metrics"]["step_time_s_median"] == pytest.approx(times[7])
 
 
 def test_wandb_offline_metrics_read_back(full_run):

@@ -59,6 +59,15 @@ def _table(pairs) -> str:
     return f"<table>{cells}</table>"
 
 
+def _nvfp4_rows(info: dict | None) -> list[tuple[str, str]]:
+    if not info:
+        return []
+    if not info.get("written"):
+        return [("NVFP4 checkpoint", f"not written: {info.get('why')}")]
+    return [("NVFP4 checkpoint", f"{info['path']} ({info['quant_algo']}, ModelOpt {info['modelopt_version']})"),
+            ("NVFP4 checkpoint validation loss", _fmt(info["val_loss_reloaded"]))]
+
+
 def _fmt(v):
     return f"{v:.4f}" if isinstance(v, float) else v
 
@@ -104,9 +113,12 @@ def write_report(run_dir: Path) -> Path:
          ("validation loss, final", _fmt(m.get("val_loss_final"))),
          ("validation loss drop", f"{drop:.1%}" if drop is not None else "-"),
          ("real tokens/s (median)", f"{m.get('tokens_per_s_median', 0):,.0f}"),
+         ("step time (s, median)", f"{m['step_time_s_median']:.3f}" if m.get("step_time_s_median") else "-"),
          ("peak memory (MB)", f"{m['peak_memory_mb']:,.0f}" if m.get("peak_memory_mb") else "-"),
          ("base model", summary.get("model", {}).get("base", "-")),
          ("precision", summary.get("precision", "-")),
+         *[(f"perf: {k}", v) for k, v in summary.get("perf", {}).items()],
+         *_nvfp4_rows(summary.get("nvfp4_checkpoint")),
          ("data sha256", summary.get("data", {}).get("sha256", "-")[:16])])}
 <img alt="training and validation loss" src="data:image/png;base64,{loss_plot(rows)}">
 </section>

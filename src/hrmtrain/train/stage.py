@@ -242,6 +242,7 @@ def _apply_perf(perf_cfg, model, report: perf.PerfReport) -> None:
 
 def _summary(cfg, run_dir, state: LoopState, total_params, trainable_params, n_train, n_val, seconds) -> dict:
     import json
+    import statistics
 
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()] \
         if (run_dir / "metrics.jsonl").exists() else []
@@ -260,6 +261,8 @@ def _summary(cfg, run_dir, state: LoopState, total_params, trainable_params, n_t
             "val_loss_drop": 1.0 - last_val / first_val if first_val else None,
             "tokens_seen": state.tokens_seen,
             "tokens_per_s_median": speeds[len(speeds) // 2],
+            "step_time_s_median": statistics.median(r["train/step_time_s"] for r in steps[1:] or steps)
+            if steps else None,
             "peak_memory_mb": max((r["train/peak_memory_mb"] for r in steps), default=None),
             "wall_time_s": seconds,
         },
@@ -282,6 +285,7 @@ def print_summary(summary: dict) -> None:
                        ("val loss (first eval)", m["val_loss_first"]), ("val loss (final)", m["val_loss_final"]),
                        ("val loss drop", f"{m['val_loss_drop']:.1%}" if m["val_loss_drop"] is not None else "-"),
                        ("tokens/s (median)", f"{m['tokens_per_s_median']:,.0f}"),
+                       ("step time (s, median)", f"{m['step_time_s_median']:.3f}" if m.get("step_time_s_median") else "-"),
                        ("peak memory (MB)", f"{m['peak_memory_mb']:,.0f}" if m["peak_memory_mb"] else "-"),
                        ("wall time (s)", f"{m['wall_time_s']:.0f}"),
                        ("precision", summary.get("precision", "-"))]:
