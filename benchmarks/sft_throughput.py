@@ -263,7 +263,7 @@ def main() -> None:
 
     table = {v: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for v, rs in runs.items()}
     base = table.get("trl")
-    print(f"\n| variant | real tokens/s | vs TRL | peak RSS (MB) | MFU |\n|---|---:|---:|---:|---:|")
+    print("\n| variant | real tokens/s | vs TRL | peak RSS (MB) | MFU |\n|---|---:|---:|---:|---:|")
     for v, m in table.items():
         ratio = f"{m['tokens_per_s'] / base['tokens_per_s']:.2f}x" if base else "-"
         print(f"| {v} | {m['tokens_per_s']:,.0f} | {ratio} | {m['peak_rss_mb']:,.0f} | {m['mfu']:.1%} |")

@@ -48,10 +48,12 @@ pre {{ background: #f7f7f7; padding: 1rem; overflow-x: auto; }}
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
+    from hrmtrain.train.loop import read_metrics_rows
+
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
         raise HrmError(f"{path}: no metrics; is {run_dir} a training run?")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_metrics_rows(path)
 
 
 def _table(pairs) -> str:

@@ -113,24 +113,18 @@ def _label(job: dict, swept: list[str]) -> str:
     return ", ".join(parts) or f"job {job['num']}"
 
 
-def _metrics(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def _diverged_step(error: str | None) -> int | None:
     m = re.search(r"at step (\d+)", error or "")
     return int(m.group(1)) if m else None
 
 
 def summarise_job(job: dict, swept: list[str]) -> dict:
+    from hrmtrain.train.loop import read_metrics_rows, step_statistics  # torch: only when reporting
+
     run_dir = Path(job["run_dir"]) if job.get("run_dir") else None
-    rows = _metrics(run_dir) if run_dir else []
+    rows = read_metrics_rows(run_dir / "metrics.jsonl") if run_dir else []
     steps = [r for r in rows if "train/loss" in r]
     vals = [[r["step"], r["val/loss"]] for r in rows if "val/loss" in r]
-    speeds = sorted(r["train/tokens_per_s"] for r in steps[1:]) or [r["train/tokens_per_s"] for r in steps]
     summary_path = run_dir / "summary.json" if run_dir else None
     summary = json.loads(summary_path.read_text()) if summary_path and summary_path.is_file() else {}
     return {
@@ -140,8 +134,7 @@ def summarise_job(job: dict, swept: list[str]) -> dict:
         "precision": summary.get("precision"),
         "steps": steps[-1]["step"] if steps else 0,
         "val_loss_final": vals[-1][1] if vals and job["status"] == "ok" else None,
-        "tokens_per_s_median": speeds[len(speeds) // 2] if speeds else None,
-        "peak_memory_mb": max((r["train/peak_memory_mb"] for r in steps), default=None),
+        **step_statistics(rows),
         "train_curve": [[r["step"], r["train/loss"]] for r in steps], "val_curve": vals,
     }
 

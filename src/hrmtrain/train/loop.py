@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,24 @@ class MetricsLog:
             with self.path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
                 f.flush()
+
+
+def read_metrics_rows(path: Path) -> list[dict]:
+    """The rows of a run's metrics.jsonl; none when it does not exist (a run that stopped early)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def step_statistics(rows: list[dict]) -> dict:
+    """Median real tokens/s and step time over the steps after the first (which carries start-up
+    costs; the only one in a one-step run), and the peak memory of the run, from metrics rows."""
+    steps = [r for r in rows if "train/loss" in r]
+    steady = steps[1:] or steps
+    speeds = sorted(r["train/tokens_per_s"] for r in steady)
+    return {"tokens_per_s_median": speeds[len(speeds) // 2] if speeds else None,
+            "step_time_s_median": statistics.median(r["train/step_time_s"] for r in steady) if steady else None,
+            "peak_memory_mb": max((r["train/peak_memory_mb"] for r in steps), default=None)}
 
 
 def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: list[Example],

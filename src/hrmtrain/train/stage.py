@@ -241,13 +241,10 @@ def _apply_perf(perf_cfg, model, report: perf.PerfReport) -> None:
 
 
 def _summary(cfg, run_dir, state: LoopState, total_params, trainable_params, n_train, n_val, seconds) -> dict:
-    import json
-    import statistics
+    from hrmtrain.train.loop import read_metrics_rows, step_statistics
 
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()] \
-        if (run_dir / "metrics.jsonl").exists() else []
+    rows = read_metrics_rows(run_dir / "metrics.jsonl")
     steps = [r for r in rows if "train/loss" in r]
-    speeds = sorted(r["train/tokens_per_s"] for r in steps[1:]) or [0.0]
     first_val, last_val = state.val_history[0][1], state.val_history[-1][1]
     return {
         "run": run_dir.name,
@@ -260,10 +257,7 @@ def _summary(cfg, run_dir, state: LoopState, total_params, trainable_params, n_t
             "val_loss_final": last_val,
             "val_loss_drop": 1.0 - last_val / first_val if first_val else None,
             "tokens_seen": state.tokens_seen,
-            "tokens_per_s_median": speeds[len(speeds) // 2],
-            "step_time_s_median": statistics.median(r["train/step_time_s"] for r in steps[1:] or steps)
-            if steps else None,
-            "peak_memory_mb": max((r["train/peak_memory_mb"] for r in steps), default=None),
+            **step_statistics(rows),
             "wall_time_s": seconds,
         },
         "model": {"base": cfg.model.base, "params": total_params, "trainable_params": trainable_params,
