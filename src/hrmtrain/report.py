@@ -1,7 +1,7 @@
 """`runs/<name>/report.html`: one self-contained page (plots inlined as PNG) per run.
 
-Sections: training summary and loss curves, data, evaluation (when `hrmtrain eval` wrote results
-into the run), config.
+Sections: training summary and loss curves, data, retrieval adaptation (when the pipeline ran it into
+the run), evaluation (when `hrmtrain eval` wrote results into the run), config.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from hrmtrain import atomic
 from hrmtrain.errors import HrmError
 from hrmtrain.eval.report_section import eval_section, finish_axes, png
+from hrmtrain.retrieval.report_section import retrieval_section
 
 
 def loss_plot(rows: list[dict]) -> str:
@@ -125,6 +126,7 @@ def write_report(run_dir: Path) -> Path:
 <img alt="training and validation loss" src="data:image/png;base64,{loss_plot(rows)}">
 </section>
 {data_section(summary.get("data", {}).get("path"))}
+{retrieval_section(run_dir / "retrieval" / "results.json")}
 {eval_section(run_dir / "eval" / "results.json", run_dir / "eval" / "base-results.json",
               run_dir / "eval" / "load.json")}
 <section id="config"><h2>Config</h2><pre>{html.escape(config)}</pre></section>

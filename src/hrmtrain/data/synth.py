@@ -8,6 +8,8 @@ Two members sharing a home, written as the files a real household would hand ove
                               phone numbers, addresses, card numbers, IBANs); one in ISO-8859-1
     lists/todo.json           to-dos with assignees; lists/shopping.csv the shared shopping list
     public/*.jsonl            recipes, fitness and how-to items (public data, not sensitive)
+    documents/                manuals, recipes, guides, household admin and school letters, with the
+                              household's questions: the retrieval corpus (retrieval/sample_documents.py)
     consent.sqlite            the registry: Sam has not consented to e-mail
 
 `generate()` also returns every PII value it inserted, so a test can prove none reaches the output.
@@ -231,6 +233,11 @@ def generate(out: str | Path, seed: int = 0, mails_per_member: int = 24, events_
             json.dumps({"goal": g, "activity": a, "days_per_week": rng.randint(2, 5)}) + "\n" for g, a in FITNESS))
         atomic.write_text(tmp / "public" / "howto.jsonl", "".join(
             json.dumps({"task": t, "minutes": rng.choice([5, 10, 20, 30])}) + "\n" for t in HOWTO))
+
+        # -- documents: the retrieval corpus ----------------------------------------------------------
+        from hrmtrain.retrieval.sample_documents import generate_documents
+
+        generate_documents(tmp / "documents", hh.members, seed=seed)
 
         # -- who is who, and consent ----------------------------------------------------------------------
         atomic.write_json(tmp / "household.json", {

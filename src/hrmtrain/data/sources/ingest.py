@@ -2,8 +2,9 @@
 
 Kinds by name and suffix: `.ics` calendars, `.eml`/`.mbox` (and `mbox` files without a suffix) mail,
 `todo.*`/`shopping.*` lists (JSON or CSV), and public datasets under a `public/` folder (JSONL, CSV,
-Parquet). `household.json` (the members) and the consent registry are read by the data stage itself;
-anything else is reported as skipped, never silently ignored.
+Parquet). `household.json` (the members) and the consent registry are read by the data stage itself,
+and the top-level `documents/` folder is the retrieval corpus (`hrmtrain retrieval`); anything else is
+reported as skipped, never silently ignored.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from hrmtrain.data.sources.public import read_public
 from hrmtrain.data.sources.records import Directory, Loaded, Skipped
 
 OWN_FILES = {"household.json", "consent.sqlite"}
+OWN_FOLDERS = {"documents"}  # read by `hrmtrain retrieval` (retrieval/corpus.py)
 
 
 def file_kind(path: Path, root: Path) -> str | None:
@@ -66,7 +68,7 @@ def ingest(root: str | Path, directory: Directory) -> tuple[Loaded, dict[str, st
     total, outcome = Loaded(), {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root)
-        if path.name in OWN_FILES or any(part.startswith(".") for part in rel.parts):
+        if path.name in OWN_FILES or rel.parts[0] in OWN_FOLDERS or any(part.startswith(".") for part in rel.parts):
             continue
         loaded = read_file(path, root, directory)
         total.extend(loaded)

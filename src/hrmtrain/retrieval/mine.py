@@ -1,0 +1,88 @@
+"""Hard negatives: candidates from the embedder, optionally rescored by the reranker, filtered by a rule.
+
+The rule (retrieval.mining in the config): candidates are the embedder's ranks [range_min, range_max)
+for the query over the training documents' chunks; a query's own positives are never negatives; a
+candidate scoring within `relative_margin` of the query's weakest positive (score > positive -
+|positive| * margin, the rule of sentence-transformers' `mine_hard_negatives`) is dropped as a likely
+false negative; the `num_negatives` best of the rest are kept.
+
+Why not `sentence_transformers.util.mine_hard_negatives` itself: with a cross-encoder it calls
+`predict` once per query (range_max pairs at a time); on this CPU that re-scoring was ~95% of the
+mining time. Here every (query, candidate) pair of the whole set goes through one `predict` call,
+so batches are full (and length-sorted by the cross-encoder). `benchmarks/mining_throughput.py`
+compares the two in queries/s; the test suite checks they choose the same negatives without a
+cross-encoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hrmtrain.retrieval.corpus import Chunk
+from hrmtrain.retrieval.queries import Query
+
+
+@dataclass
+class MiningRule:
+    range_min: int = 0  # skip the embedder's top ranks (often unlabelled positives)
+    range_max: int = 30  # candidates: ranks [range_min, range_max)
+    relative_margin: float = 0.05  # drop candidates within this fraction of the weakest positive's score
+    num_negatives: int = 3
+
+
+@dataclass
+class Mined:
+    query: Query
+    negatives: list[str]  # chunk ids, hardest first
+    scores: list[float]  # their scores (reranker's where rescored)
+    positive_score: float
+
+
+def mine(embedder, queries: list[Query], chunks: list[Chunk], rule: MiningRule, reranker=None,
+         batch_size: int = 64, progress: bool = False) -> list[Mined]:
+    """Hard negatives for each query over `chunks` (pass only training documents' chunks)."""
+    from hrmtrain.retrieval.embed import build_index, encode
+
+    by_id = {c.id: i for i, c in enumerate(chunks)}
+    corpus = encode(embedder, [c.text for c in chunks], batch_size=batch_size, progress=progress)
+    index = build_index(corpus)
+    qvec = encode(embedder, [q.text for q in queries], batch_size=batch_size)
+    k = min(rule.range_max, len(chunks))
+    scores, ids = index.search(qvec, k)
+    candidates = [[int(i) for i in row[rule.range_min:] if i >= 0] for row in ids]
+    cand_scores = [[float(s) for s in row[rule.range_min:len(c) + rule.range_min]] for row, c in zip(scores, candidates)]
+    pos_idx = [[by_id[p] for p in q.positives if p in by_id] for q in queries]
+    if reranker is None:
+        pos_scores = [min(float(qvec[n] @ corpus[i]) for i in pos) if pos else float("inf")
+                      for n, pos in enumerate(pos_idx)]
+    else:
+        pairs = [(q.text, chunks[i].text) for q, cand in zip(queries, candidates) for i in cand]
+        pairs += [(q.text, chunks[i].text) for q, pos in zip(queries, pos_idx) for i in pos]
+        flat = reranker.predict(pairs, batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True)
+        flat = [float(x) for x in np.asarray(flat).reshape(-1)]
+        at = 0
+        cand_scores = []
+        for cand in candidates:
+            cand_scores.append(flat[at:at + len(cand)])
+            at += len(cand)
+        pos_scores = []
+        for pos in pos_idx:
+            pos_scores.append(min(flat[at:at + len(pos)]) if pos else float("inf"))
+            at += len(pos)
+    out = []
+    for q, cand, cs, pos, ps in zip(queries, candidates, cand_scores, pos_idx, pos_scores):
+        threshold = ps - abs(ps) * rule.relative_margin
+        kept = sorted(((s, i) for s, i in zip(cs, cand) if i not in pos and s <= threshold), key=lambda x: -x[0])
+        kept = kept[:rule.num_negatives]
+        out.append(Mined(q, [chunks[i].id for _, i in kept], [s for s, _ in kept], ps))
+    return out
+
+
+def tuples(mined: list[Mined], text: dict[str, str], rng) -> list[tuple[str, ...]]:
+    """(query, positive, negative_1..n) rows for MNRL: only queries with the full number of negatives, so
+    every row has the same width (the loss takes a fixed number of columns)."""
+    width = max((len(m.negatives) for m in mined), default=0)
+    return [(m.query.text, text[rng.choice(m.query.positives)], *(text[n] for n in m.negatives))
+            for m in mined if width and len(m.negatives) == width]

@@ -1,0 +1,296 @@
+"""`hrmtrain retrieval`: adapt the embedder and the reranker to the household's documents and questions.
+
+documents (Docling, consent, redaction) -> queries (household questions, generated queries) split by
+document -> off-the-shelf embedder measured -> round 1: MNRL -> hard negatives mined -> (judge labels)
+-> reranker (RankNet) -> round 2: MNRL with the hard negatives -> everything measured on the held-out
+queries -> models, FAISS index, manifests and results written at once (or not at all) -> lineage.
+
+The reranker is switched on in the manifest only when the adapted embedder + reranker beats the adapted
+embedder alone on MRR@10 over the held-out queries; the results say which and by how much.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from hrmtrain import __version__, atomic
+from hrmtrain.config import DataConfig, RetrievalConfig
+from hrmtrain.errors import HrmError
+
+RESULTS = "results.json"
+
+
+def ensure_documents(cfg) -> Path:
+    """The documents folder; the sample household (with its documents) is generated where the defaults
+    point and nothing is there yet."""
+    from hrmtrain.data.stage import ensure_household
+
+    docs = Path(cfg.retrieval.docs)
+    default = cfg.data.raw == DataConfig.raw and docs == Path(DataConfig.raw) / "documents"
+    ensure_household(cfg)
+    if not docs.exists() and default:
+        from hrmtrain.retrieval.sample_documents import generate_documents
+
+        household = json.loads((Path(cfg.data.raw) / "household.json").read_text())
+        generate_documents(docs, {m["name"]: m for m in household["members"]}, seed=cfg.data.seed)
+        print(f"hrmtrain retrieval: generated the sample household's documents in {docs}/")
+    return docs
+
+
+def _redact_personal_questions(queries, corpus, directory) -> None:
+    """Questions about a personal document may name people too: same redaction as its chunks."""
+    from hrmtrain.data.redact import Redactor
+
+    personal = {c.doc for c in corpus.chunks if c.members}
+    todo = [q for q in queries if q.doc in personal]
+    if todo:
+        known = [n for m in directory.members for n in (m.name, m.full_name)]
+        for q, (text, _) in zip(todo, Redactor(known_names=known).redact_many([q.text for q in todo])):
+            q.text = text
+
+
+def _metrics(run, qrels) -> dict:
+    from hrmtrain.retrieval.metrics import evaluate_run
+
+    return evaluate_run(run, qrels)
+
+
+def adapt(cfg, out: Path, progress: bool = True) -> dict:
+    """Run the whole adaptation; write `out` (replacing an earlier one only when complete); return the results."""
+    from hrmtrain.data.consent import ConsentRegistry
+    from hrmtrain.data.sources.records import Directory
+    from hrmtrain.lineage import AuditLog
+    from hrmtrain.retrieval import embed, mine, queries as Q, rerank
+    from hrmtrain.retrieval.corpus import read_corpus
+
+    r = cfg.retrieval
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round(now - since, 2)
+        return now
+
+    docs = ensure_documents(cfg)
+    directory = Directory.load(Path(cfg.data.raw) / "household.json")
+    registry = ConsentRegistry(cfg.data.consent_db)
+    embedder_path = r.embedder or embed.default_embedder()
+    t = time.perf_counter()
+    corpus = read_corpus(docs, directory, registry, embedder_path, r.chunk_tokens,
+                         str(getattr(r.pdf_pipeline, "value", r.pdf_pipeline)), progress)
+    questions, dropped = Q.read_questions(r.questions, corpus.chunks)
+    _redact_personal_questions(questions, corpus, directory)
+    sets = Q.build_query_sets(questions, corpus.chunks, r.heldout_ratio, r.generated_per_chunk, r.seed, dropped)
+    held = set(sets.heldout_docs)
+    train_chunks = [c for c in corpus.chunks if c.doc not in held]
+    if r.teacher.base_url:
+        from hrmtrain.retrieval.endpoint import ChatEndpoint
+
+        sets.train += Q.teacher_queries(ChatEndpoint.from_config(r.teacher, 64), train_chunks, progress)
+    text = {c.id: c.text for c in corpus.chunks}
+    qrels = Q.qrels(sets.heldout)
+    query_text = {q.id: q.text for q in sets.heldout}
+    t = lap("corpus_and_queries", t)
+
+    depth = max(10, r.reranker.candidates)
+    model = embed.load_embedder(embedder_path)
+    base_run, _ = embed.search(model, sets.heldout, corpus.chunks, depth, progress=progress)
+    systems = {"off-the-shelf embedder": _metrics(base_run, qrels)}
+    t = lap("measure_off_the_shelf", t)
+
+    rng = random.Random(r.seed)
+    losses: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="hrmtrain-retrieval-") as work, \
+            atomic.staged_dir(out, replace=True) as tmp:
+        work = Path(work)
+        rows = [(q.text, text[rng.choice(q.positives)]) for q in sets.train]
+        print(f"hrmtrain retrieval: round 1, MNRL on {len(rows)} (query, chunk) pairs")
+        losses["embedder_round1"] = embed.fine_tune(model, rows, work / "round1", r.epochs, r.batch_size, r.lr, r.seed)
+        t = lap("embedder_round1", t)
+        run1, _ = embed.search(model, sets.heldout, corpus.chunks, depth)
+        systems["adapted embedder (round 1)"] = _metrics(run1, qrels)
+
+        wanted = max(r.mining.num_negatives, r.reranker.negatives)
+        rule = mine.MiningRule(r.mining.range_min, r.mining.range_max, r.mining.relative_margin, wanted)
+        mined = mine.mine(model, sets.train, train_chunks, rule)
+        t = lap("mining", t)
+
+        judged = None
+        if r.judge.endpoint.base_url:
+            from hrmtrain.retrieval.judge import Judge, judge_mined
+
+            judged = judge_mined(Judge.from_config(r.judge.endpoint, r.judge.max_tokens), mined, text,
+                                 r.judge.pairs, progress)
+            t = lap("judge", t)
+
+        reranker = None
+        if r.reranker.enabled:
+            reranker = rerank.new_reranker(embedder_path, r.reranker.max_length)
+            lists = rerank_lists(mined, text, r.reranker.negatives, judged)
+            print(f"hrmtrain retrieval: reranker, RankNet on {len(lists)} queries")
+            losses["reranker"] = rerank.train_reranker(reranker, lists, work / "reranker", r.reranker.epochs,
+                                                       r.reranker.batch_size, r.reranker.lr, r.seed)
+            t = lap("reranker", t)
+
+        if r.mining.enabled:
+            if r.mining.rescore and reranker is not None:
+                rule.num_negatives = r.mining.num_negatives
+                mined = mine.mine(model, sets.train, train_chunks, rule, reranker=reranker)
+            for m in mined:
+                m.negatives = m.negatives[:r.mining.num_negatives]
+            rows2 = mine.tuples(mined, text, rng)
+            if rows2:
+                print(f"hrmtrain retrieval: round 2, MNRL on {len(rows2)} (query, chunk, hard negatives) rows")
+                losses["embedder_round2"] = embed.fine_tune(model, rows2, work / "round2", r.mining.epochs,
+                                                            r.batch_size, r.mining.lr, r.seed)
+            t = lap("embedder_round2", t)
+
+        index = embed.build_index(embed.encode(model, [c.text for c in corpus.chunks]))
+        final_run, _ = embed.search(model, sets.heldout, corpus.chunks, depth, index=index)
+        systems["adapted embedder"] = _metrics(final_run, qrels)
+        if reranker is not None:
+            k = r.reranker.candidates
+            systems["off-the-shelf embedder + reranker"] = _metrics(
+                rerank.rerank(reranker, query_text, base_run, text, k), qrels)
+            systems["adapted embedder + reranker"] = _metrics(
+                rerank.rerank(reranker, query_text, final_run, text, k), qrels)
+        t = lap("measure_adapted", t)
+
+        adapted, base = systems["adapted embedder"]["mrr@10"], systems["off-the-shelf embedder"]["mrr@10"]
+        with_reranker = systems.get("adapted embedder + reranker", {}).get("mrr@10")
+        helps = with_reranker is not None and with_reranker > adapted
+        results = {
+            "systems": systems,
+            "mrr@10_gain": adapted - base,
+            "reranker": {"trained": reranker is not None, "helps": helps, "used": helps,
+                         "mrr@10_with": with_reranker, "mrr@10_without": adapted,
+                         "why": _reranker_verdict(reranker is not None, with_reranker, adapted)},
+            "corpus": {"documents": len(corpus.documents), "chunks": len(corpus.chunks), "files": corpus.files,
+                       "excluded": dict(corpus.excluded), "members": corpus.members},
+            "queries": {"train": len(sets.train), "heldout": len(sets.heldout),
+                        "train_by_source": _count(q.source for q in sets.train),
+                        "train_documents": len(sets.train_docs), "heldout_documents": len(sets.heldout_docs),
+                        "questions_dropped": dict(sets.dropped)},
+            "mining": {"rule": {**vars(rule), "num_negatives": r.mining.num_negatives},
+                       "reranker_negatives": r.reranker.negatives,
+                       "queries_with_negatives": sum(1 for m in mined if m.negatives),
+                       "rescored_by_reranker": bool(r.mining.rescore and reranker is not None)},
+            "judge": judged.summary() if judged else None,
+            "losses": losses,
+            "embedder_base": embedder_path,
+            "timings_s": timings,
+        }
+        _write_outputs(tmp, cfg, corpus, sets, model, index, reranker, results, registry)
+        results["timings_s"]["total"] = round(time.perf_counter() - started, 2)
+        atomic.write_json(tmp / RESULTS, results)
+    members = corpus.members
+    AuditLog(cfg.lineage.dir).append(
+        "retrieval", inputs=[docs / f for f in corpus.files] + ([Path(r.questions)] if Path(r.questions).is_file() else []),
+        outputs=[out], config=OmegaConf.to_container(r, resolve=True), consent=registry.snapshot(), members=members,
+        excluded={k: v for k, v in corpus.excluded.items()},
+        details={"files": corpus.files, "systems": {k: v["mrr@10"] for k, v in systems.items()},
+                 "reranker_used": helps})
+    return results
+
+
+def _count(items) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for x in items:
+        out[x] = out.get(x, 0) + 1
+    return out
+
+
+def _reranker_verdict(trained: bool, with_reranker, without: float) -> str:
+    if not trained:
+        return "not trained (retrieval.reranker.enabled=false)"
+    verb = "helps" if with_reranker > without else "does not help"
+    return (f"the reranker {verb}: MRR@10 {with_reranker:.3f} with it vs {without:.3f} for the adapted embedder "
+            f"alone on the held-out queries; it is {'used' if with_reranker > without else 'saved but not used'}")
+
+
+def rerank_lists(mined, text: dict[str, str], negatives: int, judged=None) -> list[tuple[str, list[str], list[float]]]:
+    """(query, [positives..., negatives...], [labels]) for RankNet: positives 1, mined negatives 0, or the
+    judge's grade / 2 where the judge graded that (query, chunk)."""
+    grades = judged.grades if judged else {}
+    out = []
+    for m in mined:
+        negs = m.negatives[:negatives]
+        if not negs:
+            continue
+        labels = [1.0] * len(m.query.positives) + [grades.get((m.query.id, n), 0) / 2 for n in negs]
+        out.append((m.query.text, [text[p] for p in m.query.positives] + [text[n] for n in negs], labels))
+    return out
+
+
+def _write_outputs(tmp: Path, cfg, corpus, sets, model, index, reranker, results: dict, registry) -> None:
+    import faiss
+
+    from hrmtrain.lineage import content_hash
+
+    atomic.write_text(tmp / "corpus.jsonl", "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n"
+                                                    for c in corpus.chunks))
+    for name, qs in (("train", sets.train), ("heldout", sets.heldout)):
+        atomic.write_text(tmp / "queries" / f"{name}.jsonl",
+                          "".join(json.dumps(q.to_dict(), ensure_ascii=False) + "\n" for q in qs))
+    faiss.write_index(index, str(tmp / "index.faiss"))  # rows in corpus.jsonl's order
+    common = {"hrmtrain_version": __version__, "corpus_sha256": content_hash(tmp / "corpus.jsonl"),
+              "heldout_documents": sets.heldout_docs, "consent_snapshot_at": registry.snapshot().get("at"),
+              "config": OmegaConf.to_container(cfg.retrieval, resolve=True),
+              "created": datetime.now().astimezone().isoformat(timespec="seconds")}
+    model.save(str(tmp / "embedder"))
+    atomic.write_json(tmp / "embedder" / "hrmtrain_manifest.json", {
+        "kind": "embedder", "base": results["embedder_base"], "use": True,
+        "heldout": {k: v for k, v in results["systems"].items() if k.endswith("embedder")
+                    or k.startswith("adapted embedder (")}, **common})
+    if reranker is not None:
+        reranker.save(str(tmp / "reranker"))
+        atomic.write_json(tmp / "reranker" / "hrmtrain_manifest.json", {
+            "kind": "reranker", "base": results["embedder_base"], "use": results["reranker"]["used"],
+            "why": results["reranker"]["why"], "candidates": cfg.retrieval.reranker.candidates,
+            "heldout": {k: v for k, v in results["systems"].items() if "reranker" in k}, **common})
+    atomic.write_json(tmp / "manifest.json", {
+        "kind": "hrmtrain retrieval models", "embedder": "embedder", "index": "index.faiss", "corpus": "corpus.jsonl",
+        "reranker": "reranker" if reranker is not None and results["reranker"]["used"] else None, **common})
+
+
+def print_results(results: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"retrieval on {results['queries']['heldout']} held-out queries ({out})")
+    for col in ("system", "MRR@10", "Recall@5", "Recall@10", "nDCG@10"):
+        table.add_column(col, justify="left" if col == "system" else "right")
+    for name, m in results["systems"].items():
+        table.add_row(name, *(f"{m[k]:.3f}" for k in ("mrr@10", "recall@5", "recall@10", "ndcg@10")))
+    Console().print(table)
+    print(f"MRR@10 gain over off-the-shelf: {results['mrr@10_gain']:+.3f}; {results['reranker']['why']}")
+    print(f"{results['corpus']['chunks']} chunks from {results['corpus']['documents']} documents; "
+          f"{results['timings_s'].get('total', 0):.0f} s")
+
+
+def default_out(cfg) -> Path:
+    name = cfg.run.name or f"retrieval-{datetime.now():%Y%m%d-%H%M%S}"
+    return Path(cfg.run.dir) / name / "retrieval"
+
+
+def run(cfg) -> dict:
+    from hrmtrain.retrieval.report_section import write_standalone
+
+    out = default_out(cfg)
+    results = adapt(cfg, out)
+    print_results(results, out)
+    page = write_standalone(out)
+    print(f"models: {out}/embedder, {out}/reranker; index: {out}/index.faiss\nreport: {page}")
+    return results
+
+
+__all__ = ["adapt", "run", "RetrievalConfig"]
