@@ -1,5 +1,4 @@
-"""Retrieval metrics against hand computations (the cross-check against ir-measures/ranx comes with
-the retrieval stage's dependencies)."""
+"""Retrieval metrics against hand computations and against ir-measures (trec_eval's definitions)."""
 
 from __future__ import annotations
 
@@ -43,3 +42,30 @@ def test_an_empty_query_set_or_a_query_without_positives_is_refused():
         evaluate_run(RUN, {})
     with pytest.raises(HrmError, match="1 of 2 queries have no relevant document .*q9"):
         evaluate_run(RUN, {"q1": QRELS["q1"], "q9": {"d1": 0}})
+
+
+def test_agrees_with_ir_measures_on_random_graded_runs():
+    """200 seeded queries with graded labels (0-3, some judged-irrelevant), runs of varying depth with
+    relevant documents missing from them: our means equal ir-measures' to 1e-9."""
+    import random
+
+    ir_measures = pytest.importorskip("ir_measures")
+    from ir_measures import RR, R, nDCG
+
+    rng = random.Random(7)
+    docs = [f"d{i}" for i in range(60)]
+    run, qrels = {}, {}
+    for q in range(200):
+        judged = rng.sample(docs, rng.randint(2, 12))
+        grades = {d: rng.choice([0, 1, 1, 2, 3]) for d in judged}
+        if not any(grades.values()):
+            grades[judged[0]] = 1
+        qrels[f"q{q}"] = grades
+        run[f"q{q}"] = rng.sample(docs, rng.randint(0, 25))
+    ours = evaluate_run(run, qrels)
+    scored = {q: {d: float(len(ranked) - i) for i, d in enumerate(ranked)} for q, ranked in run.items()}
+    theirs = ir_measures.calc_aggregate([R @ 5, R @ 10, RR @ 10, nDCG @ 10], qrels, scored)
+    assert ours["recall@5"] == pytest.approx(theirs[R @ 5], abs=1e-9)
+    assert ours["recall@10"] == pytest.approx(theirs[R @ 10], abs=1e-9)
+    assert ours["mrr@10"] == pytest.approx(theirs[RR @ 10], abs=1e-9)
+    assert ours["ndcg@10"] == pytest.approx(theirs[nDCG @ 10], abs=1e-9)

@@ -1,10 +1,10 @@
 """Hard negatives: candidates from the embedder, optionally rescored by the reranker, filtered by a rule.
 
-The rule (retrieval.mining in the config): candidates are the embedder's ranks [range_min, range_max)
-for the query over the training documents' chunks; a query's own positives are never negatives; a
-candidate scoring within `relative_margin` of the query's weakest positive (score > positive -
-|positive| * margin, the rule of sentence-transformers' `mine_hard_negatives`) is dropped as a likely
-false negative; the `num_negatives` best of the rest are kept.
+The rule (retrieval.mining in the config) is sentence-transformers' `mine_hard_negatives` rule: the
+embedder's top range_max + (number of positives) chunks of the training documents are the candidates;
+a query's own positives are never negatives; a candidate scoring within `relative_margin` of the
+query's weakest positive (score > positive - |positive| * margin) is dropped as a likely false
+negative; of the rest, best first, the first `range_min` are skipped and the next `num_negatives` kept.
 
 Why not `sentence_transformers.util.mine_hard_negatives` itself: with a cross-encoder it calls
 `predict` once per query (range_max pairs at a time); on this CPU that re-scoring was ~95% of the
@@ -26,8 +26,8 @@ from hrmtrain.retrieval.queries import Query
 
 @dataclass
 class MiningRule:
-    range_min: int = 0  # skip the embedder's top ranks (often unlabelled positives)
-    range_max: int = 30  # candidates: ranks [range_min, range_max)
+    range_min: int = 0  # skip the best surviving candidates (often unlabelled positives)
+    range_max: int = 30  # candidates: the embedder's top range_max (+ the query's positives)
     relative_margin: float = 0.05  # drop candidates within this fraction of the weakest positive's score
     num_negatives: int = 3
 
@@ -49,11 +49,11 @@ def mine(embedder, queries: list[Query], chunks: list[Chunk], rule: MiningRule, 
     corpus = encode(embedder, [c.text for c in chunks], batch_size=batch_size, progress=progress)
     index = build_index(corpus)
     qvec = encode(embedder, [q.text for q in queries], batch_size=batch_size)
-    k = min(rule.range_max, len(chunks))
-    scores, ids = index.search(qvec, k)
-    candidates = [[int(i) for i in row[rule.range_min:] if i >= 0] for row in ids]
-    cand_scores = [[float(s) for s in row[rule.range_min:len(c) + rule.range_min]] for row, c in zip(scores, candidates)]
     pos_idx = [[by_id[p] for p in q.positives if p in by_id] for q in queries]
+    k = min(rule.range_max + max((len(p) for p in pos_idx), default=0), len(chunks))
+    scores, ids = index.search(qvec, k)
+    candidates = [[int(i) for i in row if i >= 0] for row in ids]
+    cand_scores = [[float(s) for s in row[:len(c)]] for row, c in zip(scores, candidates)]
     if reranker is None:
         pos_scores = [min(float(qvec[n] @ corpus[i]) for i in pos) if pos else float("inf")
                       for n, pos in enumerate(pos_idx)]
@@ -75,7 +75,7 @@ def mine(embedder, queries: list[Query], chunks: list[Chunk], rule: MiningRule, 
     for q, cand, cs, pos, ps in zip(queries, candidates, cand_scores, pos_idx, pos_scores):
         threshold = ps - abs(ps) * rule.relative_margin
         kept = sorted(((s, i) for s, i in zip(cs, cand) if i not in pos and s <= threshold), key=lambda x: -x[0])
-        kept = kept[:rule.num_negatives]
+        kept = kept[rule.range_min:rule.range_min + rule.num_negatives]
         out.append(Mined(q, [chunks[i].id for _, i in kept], [s for s, _ in kept], ps))
     return out
 
