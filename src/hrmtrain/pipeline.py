@@ -45,11 +45,11 @@ def _evaluate_and_report(cfg, result) -> None:
     from hrmtrain.eval.stage import base_model_dir, evaluate, print_results
 
     if cfg.retrieval.in_pipeline:
-        from hrmtrain.retrieval.stage import adapt, print_results
+        from hrmtrain.retrieval.stage import adapt, print_retrieval_results
 
         print(f"[3/{STEPS}] retrieval")
         out = result.run_dir / "retrieval"
-        print_results(adapt(cfg, out), out)
+        print_retrieval_results(adapt(cfg, out), out)
     eval_dir = result.run_dir / "eval"
     print(f"[4/{STEPS}] eval: trained model")
     trained, _ = evaluate(cfg, result.model_dir, eval_dir / "results.json")

@@ -262,7 +262,7 @@ def _write_outputs(tmp: Path, cfg, corpus, sets, model, index, reranker, results
         "reranker": "reranker" if reranker is not None and results["reranker"]["used"] else None, **common})
 
 
-def print_results(results: dict, out: Path) -> None:
+def print_retrieval_results(results: dict, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -287,7 +287,7 @@ def run(cfg) -> dict:
 
     out = default_out(cfg)
     results = adapt(cfg, out)
-    print_results(results, out)
+    print_retrieval_results(results, out)
     page = write_standalone(out)
     print(f"models: {out}/embedder, {out}/reranker; index: {out}/index.faiss\nreport: {page}")
     return results
