@@ -27,3 +27,19 @@ def test_sft_throughput_benchmark_compares_hrmtrain_with_stock_trl(tmp_path):
     for m in result["medians"].values():
         assert m["tokens_per_s"] > 0 and m["peak_rss_mb"] > 0 and 0 < m["mfu"] < 1
     assert result["matmul_peak_gflops"] > 0
+
+
+@pytest.mark.slow
+def test_mining_throughput_benchmark_compares_with_sentence_transformers(tmp_path):
+    out = tmp_path / "mining.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "mining_throughput.py"), "--repeats", "1",
+                           "--queries", "60", "--json", str(out)], capture_output=True, text=True, timeout=1500,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"speedup: \d+\.\d\dx queries/s with re-scoring \(hrmtrain [\d.]+ q/s vs "
+                        r"sentence-transformers [\d.]+ q/s\)", last), last
+    result = json.loads(out.read_text())
+    assert result["queries"] == 60
+    assert set(result["medians"]) == {"st-defaults", "hrmtrain", "st-embedder-only", "hrmtrain-embedder-only"}
+    assert all(m["queries_per_s"] > 0 and m["negatives_or_rows"] > 0 for m in result["medians"].values())

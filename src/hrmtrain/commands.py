@@ -121,14 +121,10 @@ def data_tools_main(argv: list[str]) -> int:
         src = Path(args.input)
         if not src.is_file():
             raise DataError(src, "no such file")
+        from hrmtrain.jsonl import read_json_lines
+
         rows = []
-        for n, line in enumerate(src.read_text(encoding="utf-8", errors="strict").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(src, f"not valid JSON ({exc.msg})", n) from None
+        for n, row in read_json_lines(src):
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
                 raise DataError(src, "needs a string field 'text'", n)
             rows.append(row)

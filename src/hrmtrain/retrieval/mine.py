@@ -9,7 +9,8 @@ negative; of the rest, best first, the first `range_min` are skipped and the nex
 Why not `sentence_transformers.util.mine_hard_negatives` itself: with a cross-encoder it calls
 `predict` once per query (range_max pairs at a time); on this CPU that re-scoring was ~95% of the
 mining time. Here every (query, candidate) pair of the whole set goes through one `predict` call,
-so batches are full (and length-sorted by the cross-encoder). `benchmarks/mining_throughput.py`
+so batches are full and length-sorted across queries, under bf16 autocast where the device has
+native bf16 (embed.inference_autocast). `benchmarks/mining_throughput.py`
 compares the two in queries/s; the test suite checks they choose the same negatives without a
 cross-encoder.
 """
@@ -43,7 +44,7 @@ class Mined:
 def mine(embedder, queries: list[Query], chunks: list[Chunk], rule: MiningRule, reranker=None,
          batch_size: int = 64, progress: bool = False) -> list[Mined]:
     """Hard negatives for each query over `chunks` (pass only training documents' chunks)."""
-    from hrmtrain.retrieval.embed import build_index, encode
+    from hrmtrain.retrieval.embed import build_index, encode, inference_autocast
 
     by_id = {c.id: i for i, c in enumerate(chunks)}
     corpus = encode(embedder, [c.text for c in chunks], batch_size=batch_size, progress=progress)
@@ -60,7 +61,8 @@ def mine(embedder, queries: list[Query], chunks: list[Chunk], rule: MiningRule, 
     else:
         pairs = [(q.text, chunks[i].text) for q, cand in zip(queries, candidates) for i in cand]
         pairs += [(q.text, chunks[i].text) for q, pos in zip(queries, pos_idx) for i in pos]
-        flat = reranker.predict(pairs, batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True)
+        with inference_autocast():
+            flat = reranker.predict(pairs, batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True)
         flat = [float(x) for x in np.asarray(flat).reshape(-1)]
         at = 0
         cand_scores = []

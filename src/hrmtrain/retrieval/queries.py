@@ -9,13 +9,13 @@ chunks on both sides and every kind of document with two or more is on both.
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hrmtrain.errors import DataError, HrmError
+from hrmtrain.jsonl import read_json_lines
 from hrmtrain.retrieval.corpus import Chunk
 
 
@@ -50,13 +50,7 @@ def read_questions(path: str | Path, chunks: list[Chunk]) -> tuple[list[Query], 
     for c in chunks:
         by_doc.setdefault(c.doc, []).append(c)
     queries, dropped = [], Counter()
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"not valid JSON ({exc.msg})", n) from None
+    for n, row in read_json_lines(path):
         if not isinstance(row, dict) or not all(isinstance(row.get(k), str) and row[k].strip()
                                                 for k in ("question", "document", "answer")):
             raise DataError(path, "needs non-empty string fields 'question', 'document' and 'answer'", n)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hrmtrain.retrieval.embed import _cuda, quiet_libraries
+from hrmtrain.retrieval.embed import _cuda, inference_autocast, quiet_libraries
 
 
 def new_reranker(base: str, max_length: int):
@@ -69,8 +69,9 @@ def rerank(model, query_text: dict[str, str], run: dict[str, list[str]], text: d
         head = ranked[:top_k]
         spans.append((qid, head, ranked[top_k:]))
         pairs += [(query_text[qid], text[c]) for c in head]
-    scores = np.asarray(model.predict(pairs, batch_size=batch_size, show_progress_bar=progress,
-                                      convert_to_numpy=True)).reshape(-1) if pairs else np.zeros(0)
+    with inference_autocast():
+        scores = np.asarray(model.predict(pairs, batch_size=batch_size, show_progress_bar=progress,
+                                          convert_to_numpy=True)).reshape(-1) if pairs else np.zeros(0)
     out, at = {}, 0
     for qid, head, tail in spans:
         s = scores[at:at + len(head)]

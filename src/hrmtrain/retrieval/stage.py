@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import tempfile
 import time
 from datetime import datetime
@@ -23,7 +22,6 @@ from omegaconf import OmegaConf
 
 from hrmtrain import __version__, atomic
 from hrmtrain.config import DataConfig, RetrievalConfig
-from hrmtrain.errors import HrmError
 
 RESULTS = "results.json"
 

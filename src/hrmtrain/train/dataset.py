@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from hrmtrain.errors import DataError
+from hrmtrain.jsonl import read_json_lines
 from hrmtrain.train.chat import IGNORE, ChatEncoder, Example, PromptTooLong
 
 SUFFIXES = (".jsonl", ".json", ".parquet")
@@ -55,27 +56,19 @@ def _raw_rows(file: Path) -> list[tuple[int, object]]:
         except Exception as exc:  # pyarrow raises several types for a broken file
             raise DataError(file, f"not a readable Parquet file ({exc})") from None
         return list(enumerate(table.to_pylist(), start=1))
+    if file.suffix != ".json":
+        return read_json_lines(file)
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(file, f"not UTF-8 text ({exc})") from None
-    if file.suffix == ".json":
-        try:
-            obj = json.loads(text) if text.strip() else []
-        except json.JSONDecodeError as exc:
-            raise DataError(file, f"not valid JSON ({exc})") from None
-        if not isinstance(obj, list):
-            raise DataError(file, "a .json data file must hold a list of rows")
-        return list(enumerate(obj, start=1))
-    rows = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append((n, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise DataError(file, f"not valid JSON ({exc.msg} at column {exc.colno})", n) from None
-    return rows
+    try:
+        obj = json.loads(text) if text.strip() else []
+    except json.JSONDecodeError as exc:
+        raise DataError(file, f"not valid JSON ({exc})") from None
+    if not isinstance(obj, list):
+        raise DataError(file, "a .json data file must hold a list of rows")
+    return list(enumerate(obj, start=1))
 
 
 def _check_row(raw, file: Path, n: int) -> Row:
