@@ -204,7 +204,11 @@ def test_cli_run_with_perf_options_trains_the_same_and_reports_them(workdir):
         "perf.fused_adamw=false", "perf.non_blocking=false"])))
     losses = [[r.get("train/loss", r.get("val/loss")) for r in read_jsonl(r.run_dir / "metrics.jsonl")]
               for r in (plain, tuned)]
-    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+    # The maths is the same; the rounding is not: fused and foreach AdamW apply the fp32 update in a
+    # different order, and under bf16 autocast the step-4 loss then moved by up to 1.5e-5 relative
+    # (measured in a CI run). 1e-4 relative is ~1e-3 absolute, over 100x below what one step changes
+    # the loss by here (~0.2), so an option that changed the computation would still fail.
+    assert losses[1] == pytest.approx(losses[0], rel=1e-4)
     lines = json.loads((tuned.run_dir / "summary.json").read_text())["perf"]
     assert lines["gradient_checkpointing"].startswith("on")
     assert lines["fused_adamw"].startswith("off")
