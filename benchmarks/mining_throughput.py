@@ -5,9 +5,11 @@
 Same inputs for both, in one process, variants interleaved over `--repeats` rounds (medians):
 the sample household's corpus as `hrmtrain retrieval` reads it (Docling chunks of the training
 documents) and its training queries (household questions and template queries, each with its
-positives), all-MiniLM-L6-v2 as the embedder and a MiniLM cross-encoder as the reranker (an untrained
-head: the throughput does not depend on the weights). The rule is the same on both sides: top
-range_max + positives candidates, positives excluded, relative margin 0.05, `--negatives` kept.
+positives), all-MiniLM-L6-v2 as the embedder and a MiniLM cross-encoder as the reranker, trained
+briefly first (RankNet, one epoch over 64 queries' mined lists, as `hrmtrain retrieval` trains it:
+an untrained head scores every pair alike, and the margin rule then drops every candidate). The rule
+is the same on both sides: top range_max + positives candidates, positives excluded, relative margin
+0.05, `--negatives` kept.
 
 - `st-defaults`: `mine_hard_negatives(..., cross_encoder=ce, relative_margin=0.05)` with every other
   argument at its default (batch_size 32, exact search, one `CrossEncoder.predict` per query);
@@ -71,6 +73,17 @@ def run_ours(embedder, ce, chunks, queries, range_max: int, negatives: int, resc
     return sum(len(m.negatives) for m in mined)
 
 
+def train_briefly(ce, embedder, chunks, queries) -> None:
+    from hrmtrain.retrieval.mine import MiningRule, mine
+    from hrmtrain.retrieval.rerank import train_reranker
+    from hrmtrain.retrieval.stage import rerank_lists
+
+    text = {c.id: c.text for c in chunks}
+    mined = mine(embedder, queries[:64], chunks, MiningRule(0, 30, 0.05, 3))
+    with tempfile.TemporaryDirectory() as tmp:
+        train_reranker(ce, rerank_lists(mined, text, 3), Path(tmp), epochs=1.0, batch_size=8, lr=2e-4, seed=0)
+
+
 VARIANTS = {
     "st-defaults": (run_st, True),
     "hrmtrain": (run_ours, True),
@@ -102,6 +115,7 @@ def main() -> None:
         queries = queries[:args.queries]
     embedder = load_embedder(default_embedder())
     ce = new_reranker(default_embedder(), 256)
+    train_briefly(ce, embedder, chunks, queries)
     print(f"{len(queries)} queries, {len(chunks)} chunks, range_max {args.range_max}, {args.negatives} negatives, "
           f"{torch.get_num_threads()} threads")
     times: dict[str, list[float]] = {v: [] for v in variants}
