@@ -193,6 +193,7 @@ SCHOOL = [
 ]
 PLACES = ["zoo", "science museum", "castle", "aquarium", "farm park", "theatre"]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+FIXED_TIME = datetime(2026, 1, 1)
 
 
 @dataclass
@@ -347,15 +348,29 @@ def _html(doc: Document) -> str:
 
 
 def _docx(doc: Document, path: Path) -> None:
+    """A .docx with fixed dates (core properties and zip entries), so the sample household is the same
+    bytes every time it is generated."""
+    import io
+    import zipfile
+
     import docx  # python-docx: docling-slim[format-docx] depends on it
 
     d = docx.Document()
+    d.core_properties.created = d.core_properties.modified = FIXED_TIME
     d.add_heading(doc.title, 1)
     for h, t in doc.sections:
         d.add_heading(h, 2)
         d.add_paragraph(t)
+    raw = io.BytesIO()
+    d.save(raw)
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(fixed, src.read(info.filename))
     tmp = path.with_suffix(".tmp.docx")
-    d.save(tmp)
+    tmp.write_bytes(out.getvalue())
     tmp.replace(path)
 
 
@@ -378,7 +393,7 @@ def _pdf(doc: Document, path: Path) -> None:
             y -= 0.025
             fig.text(0.08, y, line, fontsize=9)
     tmp = path.with_suffix(".tmp.pdf")
-    fig.savefig(tmp, format="pdf")
+    fig.savefig(tmp, format="pdf", metadata={"CreationDate": None})  # no wall-clock date: same bytes each time
     plt.close(fig)
     tmp.replace(path)
 
