@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from hrmtrain import atomic
-from hrmtrain.eval.report_section import png
+from hrmtrain.eval.report_section import _pct, png
 
 METRICS = (("mrr@10", "MRR@10"), ("recall@5", "Recall@5"), ("recall@10", "Recall@10"), ("ndcg@10", "nDCG@10"))
 
@@ -67,10 +67,6 @@ from {q['train_documents']} documents; {c['chunks']} chunks in the searched corp
 <h3>Documents</h3><table>{files}</table>
 <h3>Time (s)</h3><table>{timings}</table>
 </section>"""
-
-
-def _pct(v) -> str:
-    return "-" if v is None else f"{v:.0%}"
 
 
 def write_standalone(out: Path) -> Path:

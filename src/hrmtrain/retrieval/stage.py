@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 import tempfile
 import time
 from datetime import datetime
@@ -175,7 +176,7 @@ def adapt(cfg, out: Path, progress: bool = True) -> dict:
             "corpus": {"documents": len(corpus.documents), "chunks": len(corpus.chunks), "files": corpus.files,
                        "excluded": dict(corpus.excluded), "members": corpus.members},
             "queries": {"train": len(sets.train), "heldout": len(sets.heldout),
-                        "train_by_source": _count(q.source for q in sets.train),
+                        "train_by_source": dict(Counter(q.source for q in sets.train)),
                         "train_documents": len(sets.train_docs), "heldout_documents": len(sets.heldout_docs),
                         "questions_dropped": dict(sets.dropped)},
             "mining": {"rule": {**vars(rule), "num_negatives": r.mining.num_negatives},
@@ -198,13 +199,6 @@ def adapt(cfg, out: Path, progress: bool = True) -> dict:
         details={"files": corpus.files, "systems": {k: v["mrr@10"] for k, v in systems.items()},
                  "reranker_used": helps})
     return results
-
-
-def _count(items) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for x in items:
-        out[x] = out.get(x, 0) + 1
-    return out
 
 
 def _reranker_verdict(trained: bool, with_reranker, without: float) -> str:
