@@ -19,6 +19,8 @@ Overrides use Hydra syntax, e.g.
   hrmtrain train trainer.resume=true run.name=my-run
   hrmtrain train -m trainer.precision=bf16,fp16,fp32   (one run each; sweep report at the end)
   hrmtrain retrieval retrieval.epochs=1 retrieval.reranker.enabled=false
+  hrmtrain export run.name=my-run export.repository=/srv/models
+  hrmtrain export list | verify | promote lmodule 2 | rollback lmodule   (--repository DIR)
   hrmtrain train --cfg job          (print the composed config and exit)
   hrmtrain train --help             (Hydra's help: config groups and every key)
 
@@ -42,9 +44,16 @@ STAGES: dict[str, Stage] = {
                       "latency/throughput/memory sweep over concurrency against an OpenAI-compatible server"),
     "retrieval": Stage("hrmtrain.retrieval.stage:run",
                        "household documents -> embedder and reranker adapted, measured on held-out questions"),
+    "export": Stage("hrmtrain.export.stage:run",
+                    "a run's L-Module, embedder and reranker -> ONNX (checked against PyTorch), TensorRT where "
+                    "a GPU exists, NVFP4 checkpoint -> versioned model repository (Triton layout)"),
     "report": Stage("hrmtrain.report:run", "write runs/<name>/report.html for a finished run"),
-    "pipeline": Stage("hrmtrain.pipeline:run", "data, train, retrieval, eval (trained vs untrained base), loadtest and report, in order"),
+    "pipeline": Stage("hrmtrain.pipeline:run",
+                      "data, train, retrieval, eval (trained vs untrained base), loadtest, export and report, in order"),
 }
+
+
+EXPORT_ACTIONS = ("list", "verify", "promote", "rollback", "serve")
 
 
 def _usage() -> str:
@@ -62,7 +71,8 @@ def _load(entry: str):
 
 
 # Libraries that log routine INFO lines ("will use `file` transport") under Hydra's INFO root logger.
-QUIET_LOGGERS = ("openlineage", "faiss.loader", "presidio-analyzer", "presidio-anonymizer", "datasets", "httpx")
+QUIET_LOGGERS = ("openlineage", "faiss.loader", "presidio-analyzer", "presidio-anonymizer", "datasets", "httpx",
+                 "onnx_ir", "onnxscript", "torch.onnx")
 
 
 def run_stage(stage: str, cfg):
@@ -109,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if stage == "data" and len(argv) > 1 and argv[1] in ("ingest", "redact"):
         run_command("data", argv[1:])
+        return
+    if stage == "export" and len(argv) > 1 and argv[1] in EXPORT_ACTIONS:
+        run_command("export", argv[1:])
         return
     if stage not in STAGES:
         print(f"hrmtrain: unknown stage {stage!r}\n\n{_usage()}", file=sys.stderr)

@@ -166,13 +166,76 @@ def data_tools_main(argv: list[str]) -> int:
     return 0
 
 
+def export_main(argv: list[str]) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hrmtrain.config import ExportConfig
+    from hrmtrain.export.repository import Repository
+    from hrmtrain.export.verify import verify_repository
+
+    ap = argparse.ArgumentParser(prog="hrmtrain export", description="The versioned model repository "
+                                 "(`hrmtrain export [overrides]` without an action exports a run into it).")
+    ap.add_argument("--repository", default=ExportConfig.repository, help="repository folder (default: %(default)s)")
+    sub = ap.add_subparsers(dest="action", required=True)
+    sub.add_parser("list", help="every model and version, which one is served, and its parity figures")
+    p = sub.add_parser("verify", help="every file against its manifest, configs against graphs, versions against "
+                                      "the audit log; exit 1 naming each problem")
+    p.add_argument("--log", default=LineageConfig.dir, help="audit log folder (default: %(default)s)")
+    p = sub.add_parser("promote", help="serve VERSION of MODEL (the version policy in its config.pbtxt)")
+    p.add_argument("model")
+    p.add_argument("version", type=int)
+    p = sub.add_parser("rollback", help="serve the newest version older than the one served now")
+    p.add_argument("model")
+    p = sub.add_parser("serve", help="serve the repository's ONNX models over Triton's HTTP/REST protocol "
+                                     "(KServe v2) with onnxruntime, for machines without Triton")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    args = ap.parse_args(argv)
+
+    repo = Repository(args.repository)
+    if args.action == "list":
+        rows = repo.listing()
+        if not rows:
+            print(f"{repo.root}: no models")
+            return 0
+        table = Table(title=f"model repository {repo.root.resolve()}")
+        for col in ("model", "version", "served", "platform", "created", "max |ORT-PT|", "MB"):
+            table.add_column(col, no_wrap=col in ("model", "platform"))
+        for r in rows:
+            p = r["parity"] or {}
+            table.add_row(r["model"], str(r["version"]), "yes" if r["served"] else "", r["platform"] or "-",
+                          (r["created"] or "-")[:16].replace("T", " "), f"{p['max_abs_diff']:.1e}" if p else "-",
+                          f"{r['bytes'] / 1e6:,.0f}", style="bold" if r["served"] else None)
+        Console().print(table)
+    elif args.action == "verify":
+        problems, checked = verify_repository(repo, args.log)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            return 1
+        print(f"{repo.root}: {checked} versions, every file matches its manifest and every config its graph")
+    elif args.action == "promote":
+        before = repo.promote(args.model, args.version)
+        print(f"{args.model}: now serving version {args.version} (was {', '.join(map(str, before)) or 'none'})")
+    elif args.action == "rollback":
+        old, new = repo.rollback(args.model)
+        print(f"{args.model}: rolled back from version {old} to {new}")
+    else:
+        from hrmtrain.export.serve import serve
+
+        serve(repo, args.host, args.port)
+    return 0
+
+
 COMMANDS = {
     "consent": (consent_main, "add-member | grant | revoke | list: the household's consent registry"),
     "lineage": (lineage_main, "verify | trace PATH | affected --member NAME | list: the audit log"),
 }
 
 
-TOOLS = {**COMMANDS, "data": (data_tools_main, "ingest DIR --out OUT | redact IN OUT")}
+TOOLS = {**COMMANDS, "data": (data_tools_main, "ingest DIR --out OUT | redact IN OUT"),
+         "export": (export_main, "list | verify | promote MODEL VERSION | rollback MODEL | serve")}
 
 
 def run_command(name: str, argv: list[str]) -> None:

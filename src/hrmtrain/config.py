@@ -326,6 +326,56 @@ class RetrievalConfig:
     seed: int = 0
 
 
+class TrtBuilder(str, Enum):
+    python = "python"  # the TensorRT Python API (export/tensorrt.py)
+    trtexec = "trtexec"
+
+
+class TrtPrecision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+    fp8 = "fp8"
+    nvfp4 = "nvfp4"
+
+
+@dataclass
+class TensorRTConfig:
+    """Engines from the ONNX graphs, built only where an NVIDIA GPU and TensorRT exist; elsewhere the
+    export says that none was built and why. [min, opt, max] of each dynamic dimension."""
+
+    enabled: bool = True
+    builder: TrtBuilder = TrtBuilder.python
+    precision: TrtPrecision = TrtPrecision.bf16
+    batch: list[int] = field(default_factory=lambda: [1, 1, 8])
+    sequence: list[int] = field(default_factory=lambda: [1, 128, 2048])
+    past_sequence: list[int] = field(default_factory=lambda: [0, 512, 4096])
+    workspace_gib: float = 4.0
+
+
+@dataclass
+class ExportConfig:
+    """`hrmtrain export`: a run's models into the versioned model repository (export/stage.py)."""
+
+    repository: str = "model-repository"  # Triton's layout; versions accumulate across runs
+    run: Optional[str] = None  # the run folder to export (default: run.dir/run.name, else the newest run)
+    models: list[str] = field(default_factory=lambda: ["lmodule", "embedder", "reranker"])
+    opset: int = 20
+    atol: float = 1e-3  # max |onnxruntime - PyTorch| allowed on L-Module logits and reranker scores
+    atol_embedding: float = 1e-4  # ... on the embedder's (normalised) sentence embeddings
+    parity_prompts: list[str] = field(default_factory=lambda: [
+        "Add oat milk and two dozen eggs to the shopping list.",
+        "What is on the family calendar on Saturday morning?",
+        "Set a timer for 25 minutes for the lasagne."])
+    greedy_tokens: int = 12  # tokens generated per prompt, which must be identical in ORT and PyTorch
+    parity_texts: int = 16  # corpus chunks (embedder) and query-chunk pairs (reranker) compared
+    max_batch_size: int = 8  # Triton dynamic batching of the embedder and reranker
+    promote: bool = True  # the new versions become the ones served
+    nvfp4: bool = True  # add the run's ModelOpt NVFP4 checkpoint (model.quant=nvfp4) for vLLM/TensorRT-LLM
+    tensorrt: TensorRTConfig = field(default_factory=TensorRTConfig)
+    in_pipeline: bool = True
+
+
 @dataclass
 class HrmConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -337,6 +387,7 @@ class HrmConfig:
     run: RunConfig = field(default_factory=RunConfig)
     perf: PerfConfig = field(default_factory=PerfConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
 
 
 class ConfigValueError(HrmError, ValueError):
@@ -424,8 +475,35 @@ def check_values(cfg) -> None:
                        "retrieval.reranker.lr": r.reranker.lr}.items():
         if not value > 0:
             raise ConfigValueError(key, value, "a number > 0")
+    _check_export(cfg.export)
     if t.device not in ("auto", "cpu") and not t.device.startswith("cuda"):
         raise ConfigValueError("trainer.device", t.device, "one of auto, cpu, cuda, cuda:N")
+
+
+EXPORTABLE = ("lmodule", "embedder", "reranker")
+
+
+def _check_export(e) -> None:
+    for i, name in enumerate(e.models):
+        if name not in EXPORTABLE:
+            raise ConfigValueError(f"export.models[{i}]", name, f"one of {', '.join(EXPORTABLE)}")
+    if not 18 <= e.opset <= 23:
+        raise ConfigValueError("export.opset", e.opset, "an integer in [18, 23] (torch.onnx's dynamo exporter)")
+    for key in ("atol", "atol_embedding"):
+        if not e[key] > 0:
+            raise ConfigValueError(f"export.{key}", e[key], "a float > 0")
+    for key in ("greedy_tokens", "parity_texts", "max_batch_size"):
+        if e[key] < 1:
+            raise ConfigValueError(f"export.{key}", e[key], "an integer >= 1")
+    if not e.parity_prompts:
+        raise ConfigValueError("export.parity_prompts", list(e.parity_prompts), "at least one prompt")
+    for key in ("batch", "sequence", "past_sequence"):
+        v = list(e.tensorrt[key])
+        least = 0 if key == "past_sequence" else 1
+        if len(v) != 3 or not least <= v[0] <= v[1] <= v[2]:
+            raise ConfigValueError(f"export.tensorrt.{key}", v, f"[min, opt, max] with {least} <= min <= opt <= max")
+    if not e.tensorrt.workspace_gib > 0:
+        raise ConfigValueError("export.tensorrt.workspace_gib", e.tensorrt.workspace_gib, "a number > 0")
 
 
 def register() -> None:

@@ -194,7 +194,9 @@ def adapt(cfg, out: Path, progress: bool = True) -> dict:
     members = corpus.members
     AuditLog(cfg.lineage.dir).append(
         "retrieval", inputs=[docs / f for f in corpus.files] + ([Path(r.questions)] if Path(r.questions).is_file() else []),
-        outputs=[out], config=OmegaConf.to_container(r, resolve=True), consent=registry.snapshot(), members=members,
+        # the models' own folders too: a report written beside them later must not break their trace
+        outputs=[out, *(out / m for m in ("embedder", "reranker") if (out / m).is_dir())],
+        config=OmegaConf.to_container(r, resolve=True), consent=registry.snapshot(), members=members,
         excluded={k: v for k, v in corpus.excluded.items()},
         details={"files": corpus.files, "systems": {k: v["mrr@10"] for k, v in systems.items()},
                  "reranker_used": helps})
