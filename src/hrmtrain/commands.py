@@ -176,18 +176,19 @@ def export_main(argv: list[str]) -> int:
 
     ap = argparse.ArgumentParser(prog="hrmtrain export", description="The versioned model repository "
                                  "(`hrmtrain export [overrides]` without an action exports a run into it).")
-    ap.add_argument("--repository", default=ExportConfig.repository, help="repository folder (default: %(default)s)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--repository", default=ExportConfig.repository, help="repository folder (default: %(default)s)")
     sub = ap.add_subparsers(dest="action", required=True)
-    sub.add_parser("list", help="every model and version, which one is served, and its parity figures")
-    p = sub.add_parser("verify", help="every file against its manifest, configs against graphs, versions against "
+    sub.add_parser("list", parents=[common], help="every model and version, which one is served, and its parity figures")
+    p = sub.add_parser("verify", parents=[common], help="every file against its manifest, configs against graphs, versions against "
                                       "the audit log; exit 1 naming each problem")
     p.add_argument("--log", default=LineageConfig.dir, help="audit log folder (default: %(default)s)")
-    p = sub.add_parser("promote", help="serve VERSION of MODEL (the version policy in its config.pbtxt)")
+    p = sub.add_parser("promote", parents=[common], help="serve VERSION of MODEL (the version policy in its config.pbtxt)")
     p.add_argument("model")
     p.add_argument("version", type=int)
-    p = sub.add_parser("rollback", help="serve the newest version older than the one served now")
+    p = sub.add_parser("rollback", parents=[common], help="serve the newest version older than the one served now")
     p.add_argument("model")
-    p = sub.add_parser("serve", help="serve the repository's ONNX models over Triton's HTTP/REST protocol "
+    p = sub.add_parser("serve", parents=[common], help="serve the repository's ONNX models over Triton's HTTP/REST protocol "
                                      "(KServe v2) with onnxruntime, for machines without Triton")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)

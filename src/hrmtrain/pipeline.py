@@ -2,7 +2,8 @@
 
 data (the household's files, or the generated sample household) -> train -> retrieval adaptation
 (embedder and reranker, into the run's retrieval/ folder) -> eval of the trained model and of the
-untrained base on the held-out tasks -> load sweep against a local server of the trained model -> report. When data.path already holds SFT data that `hrmtrain data` did not write,
+untrained base on the held-out tasks -> load sweep against a local server of the trained model ->
+export of the models into the versioned model repository -> report. When data.path already holds SFT data that `hrmtrain data` did not write,
 that data is used as it is. Under torchrun only rank 0 evaluates.
 """
 
@@ -16,7 +17,7 @@ from hrmtrain.report import write_report
 from hrmtrain.train import distributed
 from hrmtrain.train.stage import print_summary, train
 
-STEPS = 6
+STEPS = 7
 
 
 def run(cfg) -> None:
@@ -62,7 +63,12 @@ def _evaluate_and_report(cfg, result) -> None:
         print(f"[5/{STEPS}] loadtest")
         sweep, _ = loadtest(cfg, result.model_dir, eval_dir / "load.json")
         print_sweep(sweep)
+    if cfg.export.in_pipeline:
+        from hrmtrain.export.stage import export, print_export_results
+
+        print(f"[6/{STEPS}] export")
+        print_export_results(export(cfg, result.run_dir))
     report = write_report(result.run_dir)
-    print(f"[6/{STEPS}] report: {report}")
+    print(f"[7/{STEPS}] report: {report}")
     print_summary(result.summary)
     print(f"model: {result.model_dir}\nreport: {report}")

@@ -347,7 +347,7 @@ def check_reranker(path: Path, onnx_path: Path, pairs: list[tuple[str, str]], at
     started = time.perf_counter()
     ce = load_reranker(path)
     enc = ce.tokenizer([q for q, _ in pairs], [d for _, d in pairs], padding=True, truncation=True,
-                       max_length=ce.max_length, return_tensors="np")
+                       max_length=ce.max_seq_length, return_tensors="np")
     got = session(onnx_path).run(["logits"], _encoder_feeds(enc))[0]
     with torch.no_grad():
         ref = ce.model(**{k: torch.from_numpy(v) for k, v in _encoder_feeds(enc).items()}).logits.numpy()
