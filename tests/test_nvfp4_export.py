@@ -126,3 +126,30 @@ def test_run_report_names_the_checkpoint_and_the_perf_options(nvfp4_run):
     page = write_report(nvfp4_run.run_dir).read_text()
     assert "NVFP4 checkpoint validation loss" in page and "ModelOpt 0.47.0" in page
     assert "perf: fused_adamw" in page and "step time (s, median)" in page
+
+
+def test_checkpoint_goes_into_the_repository_for_vllm(nvfp4_run, tmp_path):
+    """`hrmtrain export` places the ModelOpt checkpoint, with its quant config, as a model for Triton's vLLM
+    backend (model.json naming the checkpoint), hashed and traced like the ONNX models."""
+    from hrmtrain.export.repository import CONFIG, Repository, parse_config
+    from hrmtrain.export.stage import export
+
+    tmp = nvfp4_run.run_dir.parent.parent
+    cfg = compose(small_train(tmp, "fp4", extra=["export.models=[]", f"export.repository={tmp_path / 'repo'}"]))
+    results = export(cfg, nvfp4_run.run_dir)
+    row = results["models"]["lmodule_nvfp4"]
+    assert row["version"] == 1 and row["platform"] == "vllm" and row["quant_algo"] == "NVFP4"
+    folder = tmp_path / "repo" / "lmodule_nvfp4" / "1"
+    assert (folder / "checkpoint" / "hf_quant_config.json").is_file()
+    assert json.loads((folder / "checkpoint" / "config.json").read_text())["quantization_config"]["quant_method"] == "modelopt"
+    model_json = json.loads((folder / "model.json").read_text())
+    assert model_json["model"] == str((folder / "checkpoint").resolve())
+    config = parse_config(tmp_path / "repo" / "lmodule_nvfp4" / CONFIG)
+    assert config.backend == "vllm" and list(config.version_policy.specific.versions) == [1]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["quantization"]["quant_algo"] == "NVFP4" and "checkpoint/model.safetensors" in manifest["files"]
+    assert [e["stage"] for e in manifest["lineage"]["entries"]] == ["train"]
+    assert not Repository(tmp_path / "repo").verify()
+    # the checkpoint in the repository still loads and computes (weights decoded exactly)
+    model = export_nvfp4.load_nvfp4_checkpoint(folder / "checkpoint")
+    assert torch.isfinite(model(input_ids=torch.tensor([[1, 2, 3]])).logits).all()

@@ -1,5 +1,5 @@
 """`hrmtrain pipeline`: sample data -> SFT -> retrieval adaptation -> eval (trained vs base) -> load sweep ->
-report, through the real CLI in a fresh folder."""
+export into the model repository -> report, through the real CLI in a fresh folder."""
 
 from __future__ import annotations
 
@@ -45,7 +45,30 @@ def _check_run(run_dir):
     assert {"off-the-shelf embedder", "adapted embedder", "adapted embedder + reranker"} <= set(retrieval["systems"])
     assert 'id="retrieval"' in html and "MRR@10 gain of the adapted embedder" in html
     assert ("The reranker helps" in html) or ("The reranker does not help" in html)
+    _check_repository(run_dir, html)
     return _val_losses(run_dir), retrieval
+
+
+def _check_repository(run_dir, html):
+    """The model repository beside the runs: the three models, manifests traced to the lineage log, and
+    the report's export section listing versions, parity figures and file hashes."""
+    from hrmtrain.export.repository import Repository
+
+    repo = Repository(run_dir.parent.parent / "model-repository")
+    assert set(repo.models()) == {"lmodule", "embedder", "reranker"}
+    assert not repo.verify()
+    exported = json.loads((run_dir / "export" / "results.json").read_text())
+    for name, row in exported["models"].items():
+        manifest = repo.manifest(name, row["version"])
+        assert manifest["lineage"]["entries"] and manifest["lineage"]["consent"], name
+        assert row["parity"]["passed"], row["parity"]
+        assert f"{name}</th><td>{row['version']}</td>" in html
+        some_file, sha = next(iter(row["files"].items()))
+        assert sha in html and some_file in html
+    lm = repo.manifest("lmodule", exported["models"]["lmodule"]["version"])
+    assert {"data", "train"} <= {e["stage"] for e in lm["lineage"]["entries"]}
+    assert lm["evaluation"]["eval_results"]["loops"]["hrm"]
+    assert 'id="export"' in html and 'alt="ONNX parity with PyTorch"' in html
 
 
 def test_pipeline_short_run_learns_and_reports(tmp_path):
@@ -55,7 +78,8 @@ def test_pipeline_short_run_learns_and_reports(tmp_path):
                    "retrieval.epochs=0.5", "retrieval.generated_per_chunk=0", "retrieval.mining.epochs=0.25",
                    "retrieval.reranker.epochs=0.25"], cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "[1/6] data" in res.stdout and "[3/6] retrieval" in res.stdout and "[6/6] report" in res.stdout
+    assert "[1/7] data" in res.stdout and "[3/7] retrieval" in res.stdout and "[6/7] export" in res.stdout
+    assert "[7/7] report" in res.stdout and "model repository" in res.stdout
     assert "safety adherence" in res.stdout
     assert "val loss drop" in res.stdout  # the summary table
     assert (tmp_path / "data" / "sft" / "train.parquet").is_file()

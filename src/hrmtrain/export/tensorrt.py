@@ -183,3 +183,40 @@ def build_engine(onnx_path: Path, plan_path: Path, tcfg) -> dict:
     profile = Profile.from_config(tcfg)
     build = build_engine_trtexec if tcfg.builder == "trtexec" else build_engine_python
     return build(onnx_path, plan_path, tcfg.precision, profile, tcfg.workspace_gib)
+
+
+def run_engine(plan_path: Path, feeds: dict) -> dict:
+    """Run a serialized engine once on the GPU: numpy inputs in, numpy outputs out. Needs a CUDA torch
+    (its tensors hold the device buffers, so no pycuda/cuda-python is needed)."""
+    import numpy as np
+    import tensorrt as trt
+    import torch
+
+    if not torch.cuda.is_available():
+        raise EngineError(f"{plan_path}: running an engine needs a CUDA build of torch (this one is {torch.__version__})")
+    logger = trt.Logger(trt.Logger.WARNING)
+    engine = trt.Runtime(logger).deserialize_cuda_engine(Path(plan_path).read_bytes())
+    if engine is None:
+        raise EngineError(f"{plan_path}: TensorRT cannot deserialize this engine (built by another TensorRT or GPU?)")
+    context = engine.create_execution_context()
+    keep = []
+    for name, array in feeds.items():
+        t = torch.from_numpy(np.ascontiguousarray(array)).cuda()
+        keep.append(t)
+        context.set_input_shape(name, tuple(t.shape))
+        context.set_tensor_address(name, t.data_ptr())
+    outputs = {}
+    for i in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(i)
+        if engine.get_tensor_mode(name) != trt.TensorIOMode.OUTPUT:
+            continue
+        dtype = {trt.float32: torch.float32, trt.float16: torch.float16, trt.bfloat16: torch.bfloat16,
+                 trt.int64: torch.int64, trt.int32: torch.int32}[engine.get_tensor_dtype(name)]
+        buf = torch.empty(tuple(context.get_tensor_shape(name)), dtype=dtype, device="cuda")
+        context.set_tensor_address(name, buf.data_ptr())
+        outputs[name] = buf
+    stream = torch.cuda.Stream()
+    if not context.execute_async_v3(stream.cuda_stream):
+        raise EngineError(f"{plan_path}: TensorRT failed to run the engine")
+    stream.synchronize()
+    return {k: v.float().cpu().numpy() for k, v in outputs.items()}
