@@ -18,6 +18,7 @@ onnxruntime on a CPU runs fp32.
 
 from __future__ import annotations
 
+import inspect
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -131,6 +132,8 @@ class KVDecoder(torch.nn.Module):
         super().__init__()
         self.model = model
         self.layers = model.config.num_hidden_layers
+        # transformers >= 5.24 calls it `cache` (`past_key_values` still works there, with a warning)
+        self.cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
     def forward(self, input_ids, attention_mask, position_ids, *past):
         from transformers import DynamicCache
@@ -138,9 +141,9 @@ class KVDecoder(torch.nn.Module):
         cache = DynamicCache(ddp_cache_data=[(past[2 * i], past[2 * i + 1]) for i in range(self.layers)],
                              config=self.model.config)
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                         past_key_values=cache, use_cache=True)
+                         use_cache=True, **{self.cache_arg: cache})
         present = []
-        for layer in out.past_key_values.layers:
+        for layer in getattr(out, self.cache_arg).layers:
             present += [layer.keys, layer.values]
         return (out.logits, *present)
 

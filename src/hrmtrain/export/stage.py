@@ -304,5 +304,9 @@ def run(cfg) -> dict:
     run_dir = run_folder(cfg)
     results = export(cfg, run_dir)
     print_export_results(results)
+    if (run_dir / "report.html").is_file():  # the run's report gains (or renews) its export section
+        from hrmtrain.report import write_report
+
+        print(f"report: {write_report(run_dir)}")
     print(f"repository: {results['repository']}  (hrmtrain export list --repository {cfg.export.repository})")
     return results
