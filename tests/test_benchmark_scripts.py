@@ -43,3 +43,19 @@ def test_mining_throughput_benchmark_compares_with_sentence_transformers(tmp_pat
     assert result["queries"] == 60
     assert set(result["medians"]) == {"st-defaults", "hrmtrain", "st-embedder-only", "hrmtrain-embedder-only"}
     assert all(m["queries_per_s"] > 0 and m["negatives_or_rows"] > 0 for m in result["medians"].values())
+
+
+@pytest.mark.slow
+def test_onnx_latency_benchmark_compares_onnxruntime_with_pytorch(tmp_path):
+    out = tmp_path / "onnx.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "onnx_latency.py"), "--repeats", "2",
+                           "--batches", "1,2", "--lengths", "8", "--json", str(out)], capture_output=True, text=True,
+                          timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"onnxruntime vs PyTorch eager: median \d+\.\d\dx \(min \d+\.\d\dx, max \d+\.\d\dx\) "
+                        r"over 8 cases", last), last
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["model"], r["phase"]) for r in rows} == {("lmodule", "prefill"), ("lmodule", "decode"),
+                                                        ("embedder", "forward"), ("reranker", "forward")}
+    assert all(r["pytorch_ms"] > 0 and r["onnxruntime_ms"] > 0 for r in rows)
