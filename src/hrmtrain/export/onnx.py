@@ -94,10 +94,7 @@ def _export(module: torch.nn.Module, args: tuple, path: Path, input_names, outpu
         except Exception as exc:  # torch.export raises many kinds; the user needs the model and the cause
             raise ExportError(f"{path}: torch.onnx.export failed: {_export_cause(exc)}") from exc
     size = sum(p.numel() * p.element_size() for p in module.parameters())
-    big = size > 1_800_000_000
-    program.save(str(path), external_data=big)
-    if big and (path.parent / f"{path.name}.data").exists() and path.name + ".data" != ONNX_DATA:
-        (path.parent / f"{path.name}.data").rename(path.parent / ONNX_DATA)
+    program.save(str(path), external_data=size > 1_800_000_000)  # weights to <name>.data: model.onnx.data
     return program
 
 

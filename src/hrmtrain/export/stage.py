@@ -272,7 +272,10 @@ def export(cfg, run_dir: Path) -> dict:
         raise HrmError(f"cannot export: {why}")
     for name in cfg.export.models:
         print(f"hrmtrain export: {name} -> ONNX, checking against PyTorch")
-        ex.lmodule() if name == "lmodule" else ex.encoder(name)
+        if name == "lmodule":
+            ex.lmodule()
+        else:
+            ex.encoder(name)
     ex.engines()
     ex.nvfp4()
     ex.results["seconds"] = round(time.perf_counter() - started, 1)
