@@ -206,6 +206,7 @@ def test_versions_grow_and_promote_and_rollback_move_the_served_one(exported, sa
 
 def test_a_failed_parity_check_adds_no_version(exported, sample_data):
     from hrmtrain.export.stage import export
+    from hrmtrain.lineage import AuditLog
 
     tmp, _, run_dir, _ = exported
     repo = tmp / "repo"
@@ -215,6 +216,17 @@ def test_a_failed_parity_check_adds_no_version(exported, sample_data):
         export(cfg, run_dir)
     assert versions(repo / "lmodule") == before
     assert not list((repo / "lmodule").glob(".*.tmp"))
+    # a later model failing keeps the versions written before it, and the audit log records them
+    embedder_before = versions(repo / "embedder")
+    cfg = compose(_overrides(tmp, sample_data, ["export.models=[lmodule,embedder]", "export.atol_embedding=1e-12"]))
+    with pytest.raises(HrmError, match="the embedder ONNX export does not match PyTorch"):
+        export(cfg, run_dir)
+    assert versions(repo / "lmodule") == before + [before[-1] + 1]
+    assert versions(repo / "embedder") == embedder_before
+    entry = [e for e in AuditLog(tmp / "lineage").entries() if e["stage"] == "export"][-1]
+    assert "embedder" in entry["details"]["failed"]
+    assert [a["path"] for a in entry["outputs"]] == [str((repo / "lmodule" / str(before[-1] + 1)).resolve())]
+    assert not Repository(repo).verify()
 
 
 def test_a_crash_half_way_leaves_no_visible_version(tmp_path):

@@ -210,9 +210,13 @@ def export_main(argv: list[str]) -> int:
                           f"{r['bytes'] / 1e6:,.0f}", style="bold" if r["served"] else None)
         Console().print(table)
     elif args.action == "verify":
-        problems, checked = verify_repository(repo, args.log)
+        problems, checked, unrecorded = verify_repository(repo, args.log)
         for problem in problems:
             print(problem, file=sys.stderr)
+        if unrecorded:
+            print(f"note: {len(unrecorded)} version(s) not recorded by any export in {args.log} (another log, or "
+                  f"the repository moved), checked against their manifests only: "
+                  f"{', '.join(str(p) for p in unrecorded[:3])}{' ...' if len(unrecorded) > 3 else ''}")
         if problems:
             return 1
         print(f"{repo.root}: {checked} versions, every file matches its manifest and every config its graph")

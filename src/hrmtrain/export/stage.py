@@ -259,7 +259,8 @@ class Exporter:
         self.log.append("export", inputs=self.inputs, outputs=self.outputs,
                         config=OmegaConf.to_container(self.e, resolve=True), consent=consent, members=members,
                         details={"run": self.run_dir.name, "repository": self.results["repository"],
-                                 "versions": {k: v["version"] for k, v in self.results["models"].items()}})
+                                 "versions": {k: v["version"] for k, v in self.results["models"].items()},
+                                 "failed": self.results.get("failed")})
         atomic.write_json(self.run_dir / "export" / RESULTS, self.results)
         return self.results
 
@@ -270,14 +271,20 @@ def export(cfg, run_dir: Path) -> dict:
     why = ox.onnx_missing()
     if why:
         raise HrmError(f"cannot export: {why}")
-    for name in cfg.export.models:
-        print(f"hrmtrain export: {name} -> ONNX, checking against PyTorch")
-        if name == "lmodule":
-            ex.lmodule()
-        else:
-            ex.encoder(name)
-    ex.engines()
-    ex.nvfp4()
+    try:
+        for name in cfg.export.models:
+            print(f"hrmtrain export: {name} -> ONNX, checking against PyTorch")
+            if name == "lmodule":
+                ex.lmodule()
+            else:
+                ex.encoder(name)
+        ex.engines()
+        ex.nvfp4()
+    except BaseException as exc:
+        if ex.outputs:  # versions written before the failure stay, and the audit log says where they came from
+            ex.results["failed"] = f"{type(exc).__name__}: {exc}"
+            ex.finish()
+        raise
     ex.results["seconds"] = round(time.perf_counter() - started, 1)
     return ex.finish()
 

@@ -27,16 +27,20 @@ def recorded_hashes(log_dir: str | Path) -> dict[str, str]:
     return out
 
 
-def verify_repository(repo: Repository, log_dir: str | Path | None) -> tuple[list[str], int]:
+def verify_repository(repo: Repository, log_dir: str | Path | None) -> tuple[list[str], int, list[Path]]:
+    """(problems, versions checked, version folders no export in the log recorded: written with another
+    log, or the repository moved since)."""
     problems = list(repo.verify())
     recorded = recorded_hashes(log_dir) if log_dir else {}
-    checked = 0
+    checked, unrecorded = 0, []
     for model in repo.models():
         for v in versions(repo.root / model):
             checked += 1
             folder = (repo.root / model / str(v)).resolve()
             want = recorded.get(str(folder))
-            if want is not None and content_hash(folder) != want:
+            if want is None:
+                unrecorded.append(folder)
+            elif content_hash(folder) != want:
                 problems.append(f"{folder}: differs from what the export recorded in the audit log "
                                 f"(sha256 {want[:12]}); a file or the manifest was changed after the export")
-    return problems, checked
+    return problems, checked, unrecorded
