@@ -233,7 +233,14 @@ def export_main(argv: list[str]) -> int:
     return 0
 
 
+def humaneval_main(argv: list[str]) -> int:
+    from hrmtrain.humaneval.commands import humaneval_main as main
+
+    return main(argv)
+
+
 COMMANDS = {
+    "humaneval": (humaneval_main, "create | add-rater | raters | report | export | import: human rating studies"),
     "consent": (consent_main, "add-member | grant | revoke | list: the household's consent registry"),
     "lineage": (lineage_main, "verify | trace PATH | affected --member NAME | list: the audit log"),
 }

@@ -106,6 +106,12 @@ def _run_loop(name: str, tasks, factory, planner, budget: Budget, desc: str, tri
     return episodes
 
 
+def _task_detail(task) -> dict:
+    return {"task_type": task.task_type, "request": task.request, "gold_answer": task.gold_answer,
+            "gold_calls": [{"name": name, "arguments": args} for name, args in task.gold_calls],
+            "behaviour": getattr(task, "behaviour", None)}
+
+
 def evaluate(cfg, model: Path | None = None, out: Path | None = None) -> tuple[dict, Path]:
     """Run the task set (and the safety tasks) under each loop; write and return the results."""
     from dataclasses import replace
@@ -153,6 +159,8 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None) -> tuple[d
             episodes = _run_loop(name, unsafe, factory, planner, budget, f"safety {name}")
             results["safety"][name] = {"summary": summarise_safety(episodes),
                                        "episodes": [ep.to_dict() for ep in episodes]}
+    # what a person rating an episode needs to see beside it (hrmtrain humaneval): the request and the gold
+    results["task_details"] = {t.task_id: _task_detail(t) for t in tasks + (safety_tasks() if e.safety else [])}
     if out is None:
         out = (model.parent / "eval" / "results.json") if model and model.name == "model" \
             else Path(cfg.run.dir) / f"eval-{kind}.json"
