@@ -73,3 +73,16 @@ def workdir(tmp_path, sample_data) -> Path:
     """tmp_path with the sample data at tmp_path/data."""
     (tmp_path / "data").symlink_to(sample_data, target_is_directory=True)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def eval_results(tmp_path_factory, sample_data) -> dict:
+    """Evaluation results of two systems on the same tasks: the scripted oracle and the no-op policy."""
+    from hrmtrain.eval.stage import evaluate
+
+    tmp = tmp_path_factory.mktemp("eval-results")
+    out = {}
+    for policy in ("scripted", "noop"):
+        cfg = compose([f"eval.policy={policy}", f"data.path={sample_data}", f"run.dir={tmp}", "eval.max_tasks=12"])
+        out[policy] = evaluate(cfg, out=tmp / f"{policy}.json")[1]
+    return out

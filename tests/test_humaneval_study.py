@@ -15,22 +15,14 @@ import textwrap
 
 import pytest
 
-from conftest import compose, run_cli
+from conftest import run_cli
 from hrmtrain.humaneval.store import Study, StudyError
 from hrmtrain.humaneval.study import System, create
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory, sample_data):
-    """Evaluation results of two systems on the same tasks: the scripted oracle and the no-op policy."""
-    from hrmtrain.eval.stage import evaluate
-
-    tmp = tmp_path_factory.mktemp("humaneval")
-    out = {}
-    for policy in ("scripted", "noop"):
-        cfg = compose([f"eval.policy={policy}", f"data.path={sample_data}", f"run.dir={tmp}", "eval.max_tasks=12"])
-        out[policy] = evaluate(cfg, out=tmp / f"{policy}.json")[1]
-    return out
+def results(eval_results):
+    return eval_results
 
 
 def _ab(results, tmp_path, **kw) -> Study:
@@ -161,8 +153,16 @@ def test_cli_create_rate_report_and_exchange(results, tmp_path, sample_data):
         for item in study.assignments(rater):
             good = items[item].system in ("oracle",) or (items[item].gold or {}).get("helpfulness") == [4, 5]
             study.rate(rater, item, 5 if good else 1, "pass")
-    res = run_cli(["humaneval", "report", *base, "--json", str(tmp_path / "r.json")], cwd=tmp_path)
+    run_dir = tmp_path / "runs" / "r"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text("run: {}\n")
+    (run_dir / "metrics.jsonl").write_text('{"step": 1, "train/loss": 2.5}\n')
+    res = run_cli(["humaneval", "report", *base, "--json", str(tmp_path / "r.json"), "--html",
+                   str(tmp_path / "h.html"), "--run", str(run_dir)], cwd=tmp_path)
     assert res.returncode == 0, res.stderr
+    for page in (tmp_path / "h.html", run_dir / "report.html"):
+        html = page.read_text()
+        assert 'id="humaneval"' in html and "Krippendorff" in html and 'alt="human helpfulness ratings"' in html
     summary = json.loads((tmp_path / "r.json").read_text())
     assert summary["helpfulness"]["oracle"]["all"]["mean"] == 5 and summary["helpfulness"]["noop"]["all"]["mean"] == 1
     assert summary["alpha"]["helpfulness_ordinal"] == pytest.approx(1.0)

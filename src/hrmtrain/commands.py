@@ -240,7 +240,7 @@ def humaneval_main(argv: list[str]) -> int:
 
 
 COMMANDS = {
-    "humaneval": (humaneval_main, "create | add-rater | raters | report | export | import: human rating studies"),
+    "humaneval": (humaneval_main, "create | add-rater | raters | serve | report | export | import: human rating studies"),
     "consent": (consent_main, "add-member | grant | revoke | list: the household's consent registry"),
     "lineage": (lineage_main, "verify | trace PATH | affected --member NAME | list: the audit log"),
 }

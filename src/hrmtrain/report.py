@@ -14,6 +14,7 @@ from hrmtrain import atomic
 from hrmtrain.errors import HrmError
 from hrmtrain.eval.report_section import eval_section, finish_axes, png
 from hrmtrain.export.report_section import export_section
+from hrmtrain.humaneval.report_section import run_section as humaneval_section
 from hrmtrain.retrieval.report_section import retrieval_section
 
 
@@ -130,6 +131,7 @@ def write_report(run_dir: Path) -> Path:
 {retrieval_section(run_dir / "retrieval" / "results.json")}
 {eval_section(run_dir / "eval" / "results.json", run_dir / "eval" / "base-results.json",
               run_dir / "eval" / "load.json")}
+{humaneval_section(run_dir)}
 {export_section(run_dir / "export" / "results.json")}
 <section id="config"><h2>Config</h2><pre>{html.escape(config)}</pre></section>
 </body></html>

@@ -52,7 +52,7 @@ def print_report(summary: dict, path: Path) -> None:
 def humaneval_main(argv: list[str]) -> int:
     from hrmtrain import atomic
     from hrmtrain.humaneval import exchange, stats
-    from hrmtrain.humaneval.store import Study
+    from hrmtrain.humaneval.store import Study, StudyError
     from hrmtrain.humaneval.study import System, create
 
     ap = argparse.ArgumentParser(prog="hrmtrain humaneval", description="Human evaluation of helpfulness and "
@@ -75,6 +75,8 @@ def humaneval_main(argv: list[str]) -> int:
     sub.add_parser("raters", parents=[common], help="raters and their progress")
     p = sub.add_parser("report", parents=[common], help="means, intervals, safety, alpha, gold accuracy, A/B")
     p.add_argument("--json", help="also write the statistics here")
+    p.add_argument("--html", help="also write a report page with the human-evaluation section here")
+    p.add_argument("--run", help="add the section to this run's report (runs/NAME/report.html)")
     p = sub.add_parser("export", parents=[common], help="ratings to CSV, JSON Lines or Label Studio JSON")
     p.add_argument("out")
     p.add_argument("--format", choices=("csv", "jsonl", "labelstudio"), default=None,
@@ -82,6 +84,9 @@ def humaneval_main(argv: list[str]) -> int:
     p.add_argument("--all", action="store_true", help="every rating row (edits included), not just the latest")
     p = sub.add_parser("import", parents=[common], help="append the ratings of a Label Studio JSON export")
     p.add_argument("file")
+    p = sub.add_parser("serve", parents=[common], help="the rating web app (raters sign in with their token)")
+    p.add_argument("--host", default="127.0.0.1", help="default %(default)s; 0.0.0.0 exposes it to the network")
+    p.add_argument("--port", type=int, default=8700)
     args = ap.parse_args(argv)
 
     if args.action == "create":
@@ -108,6 +113,19 @@ def humaneval_main(argv: list[str]) -> int:
         print_report(summary, study.path)
         if args.json:
             atomic.write_json(args.json, summary)
+        if args.html:
+            from hrmtrain.humaneval.report_section import write_standalone
+
+            print(f"report: {write_standalone(summary, Path(args.html), f'hrmtrain humaneval: {study.path.name}')}")
+        if args.run:
+            from hrmtrain.humaneval.report_section import SUMMARY
+            from hrmtrain.report import write_report
+
+            run_dir = Path(args.run)
+            if not (run_dir / "metrics.jsonl").is_file():
+                raise StudyError(f"{run_dir}: not a training run folder (no metrics.jsonl)")
+            atomic.write_json(run_dir / "humaneval" / SUMMARY, summary)
+            print(f"report: {write_report(run_dir)}")
     elif args.action == "export":
         fmt = args.format or {".csv": "csv", ".jsonl": "jsonl", ".json": "labelstudio"}.get(Path(args.out).suffix)
         if fmt is None:
@@ -123,4 +141,8 @@ def humaneval_main(argv: list[str]) -> int:
     elif args.action == "import":
         n = exchange.from_label_studio(study, Path(args.file))
         print(f"{n} ratings appended to {study.path} from {args.file}")
+    elif args.action == "serve":
+        from hrmtrain.humaneval.app import serve
+
+        serve(study.path, args.host, args.port)
     return 0
