@@ -19,6 +19,7 @@ import httpx
 import numpy as np
 import pytest
 
+from hrmtrain.eval.server import free_port
 from hrmtrain.humaneval import stats
 from hrmtrain.humaneval.store import Study
 from hrmtrain.humaneval.study import System, create
@@ -30,17 +31,9 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
                                                           "(.ci/run installs it: apt-get install chromium)")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     def __init__(self, study: Path, cwd: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([sys.executable, "-m", "hrmtrain", "humaneval", "serve", "--study", str(study),
                                       "--port", str(self.port)], cwd=cwd, stdout=subprocess.PIPE,
