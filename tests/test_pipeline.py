@@ -71,7 +71,10 @@ def _check_repository(run_dir, html):
     assert 'id="export"' in html and 'alt="ONNX parity with PyTorch"' in html
 
 
+@pytest.mark.slow
 def test_pipeline_short_run_learns_and_reports(tmp_path):
+    """Every stage with small settings (about 2 minutes; slow since the default suite neared 14 minutes:
+    the README test below runs the same checks on the default run)."""
     res = run_cli(["pipeline", "trainer.max_steps=40", "trainer.eval_every=10", "run.name=short",
                    "logging.wandb_mode=disabled", "eval.max_tasks=6", "eval.load.concurrency=[1,2]",
                    "eval.load.episodes_per_level=2", "eval.budget.max_new_tokens=48",
