@@ -101,13 +101,15 @@ def test_fused_adamw_falls_back_with_the_reason_where_it_cannot_run():
     assert report.lines["fused_adamw"].startswith("off: no fused AdamW kernels")
 
 
-def test_compile_without_a_working_compiler_runs_eager_and_says_why(tokenizer, monkeypatch):
+def test_compile_without_a_working_compiler_runs_eager_and_says_why(tokenizer):
     import torch._inductor.config as inductor_config
 
-    monkeypatch.setattr(inductor_config.cpp, "cxx", ("/nonexistent/c++",))
     model = _tiny(tokenizer, layers=1)
     report = perf.PerfReport()
-    assert perf.compile_layers(model, "default", report) is False
+    # torch's own patch, not monkeypatch: pytest 9's monkeypatch deletes the key on undo (the config proxy
+    # has no instance attribute), which left `cpp.cxx` missing for every later compile in the session
+    with inductor_config.patch({"cpp.cxx": ("/nonexistent/c++",)}):
+        assert perf.compile_layers(model, "default", report) is False
     assert "running eager: the inductor backend failed a probe" in report.lines["compile"]
     assert model.model.layers[0]._compiled_call_impl is None
     perf.compile_layers(model, "off", report)
