@@ -1,10 +1,12 @@
-"""Atomic file and folder writes: write beside the target, fsync, then rename over it.
+"""Atomic file and folder writes (write beside the target, fsync, then rename over it), and the
+exclusive file lock the audit log and the model repository take for their writers.
 
 A crash at any point leaves either the old content or the new, never a half-written file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -72,3 +74,17 @@ def staged_dir(final: str | os.PathLike, replace: bool = False) -> Iterator[Path
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextmanager
+def locked(lock_file: str | os.PathLike) -> Iterator[None]:
+    """An exclusive advisory lock on `lock_file` (created with its folder): one writer at a time across
+    processes (torchrun ranks, parallel stages, an export beside a promote)."""
+    lock_file = Path(lock_file)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

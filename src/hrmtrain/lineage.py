@@ -14,16 +14,14 @@ several processes (torchrun ranks, parallel stages) never interleave entries.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from hrmtrain import __version__, atomic
 from hrmtrain.errors import HrmError
@@ -158,21 +156,11 @@ class AuditLog:
         return problems
 
     # -- writing -------------------------------------------------------------------------------------
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".audit.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def append(self, stage: str, *, inputs: Iterable = (), outputs: Iterable = (), config: dict | None = None,
                consent: dict | None = None, members: Iterable[str] = (), excluded: dict | None = None,
                details: dict | None = None) -> dict:
         """Append one entry (inputs/outputs: paths, hashed now, or ready `artifact()` dicts)."""
-        with self._locked():
+        with atomic.locked(self.root / ".audit.lock"):
             self._drop_torn_tail()
             problems = self.verify()
             if problems:

@@ -15,15 +15,13 @@ The version a serving stack should load is the one named in `config.pbtxt`'s ver
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from hrmtrain import __version__, atomic
 from hrmtrain.errors import HrmError
@@ -55,6 +53,10 @@ class Signature:
 
     def to_dict(self) -> dict:
         return {k: [vars(t) for t in getattr(self, k)] for k in ("inputs", "outputs")}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Signature":
+        return cls(*([Tensor(**t) for t in d[k]] for k in ("inputs", "outputs")))
 
 
 def onnx_signature(path: Path) -> Signature:
@@ -184,16 +186,9 @@ class Repository:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self):
         """One writer at a time (two exports, or an export and a promote)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".repository.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        return atomic.locked(self.root / ".repository.lock")
 
     def models(self) -> list[str]:
         if not self.root.is_dir():
@@ -282,8 +277,8 @@ class Repository:
                      for name in sorted(set(actual) - set(listed))]
         signature = manifest.get("signature")
         if served and signature and (self.root / model / CONFIG).is_file():
-            sig = Signature(*([Tensor(**t) for t in signature[k]] for k in ("inputs", "outputs")))
-            problems += config_problems(parse_config(self.root / model / CONFIG), sig, str(self.root / model / CONFIG))
+            problems += config_problems(parse_config(self.root / model / CONFIG), Signature.from_dict(signature),
+                                        str(self.root / model / CONFIG))
         graph = folder / "model.onnx"
         if graph.is_file() and signature and not problems:
             real = onnx_signature(graph)
@@ -344,5 +339,5 @@ def _spec_to_json(spec: ModelSpec) -> dict:
 def _spec_from_json(d: dict) -> ModelSpec:
     sig = d.get("signature")
     return ModelSpec(d["name"], d["kind"], d["platform"], d.get("max_batch_size", 0),
-                     Signature(*([Tensor(**t) for t in sig[k]] for k in ("inputs", "outputs"))) if sig else None,
+                     Signature.from_dict(sig) if sig else None,
                      d.get("parameters", {}))

@@ -25,7 +25,7 @@ from hrmtrain.export import onnx as ox
 from hrmtrain.export import tensorrt as trt
 from hrmtrain.export.repository import ModelSpec, Repository, onnx_signature
 from hrmtrain.jsonl import read_json_lines
-from hrmtrain.lineage import AuditLog, LineageError, content_hash
+from hrmtrain.lineage import AuditLog, LineageError
 
 RESULTS = "results.json"  # <run>/export/results.json
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
@@ -155,9 +155,9 @@ class Exporter:
 
     def _retrieval_sample(self) -> tuple[list[str], list[tuple[str, str]]]:
         folder = self.run_dir / "retrieval"
-        chunks = [row["text"] for _, row in read_json_lines(folder / "corpus.jsonl")] \
-            if (folder / "corpus.jsonl").is_file() else []
-        by_id = {row["id"]: row["text"] for _, row in read_json_lines(folder / "corpus.jsonl")} if chunks else {}
+        by_id = {row["id"]: row["text"] for _, row in read_json_lines(folder / "corpus.jsonl")} \
+            if (folder / "corpus.jsonl").is_file() else {}
+        chunks = list(by_id.values())
         queries = [row for _, row in read_json_lines(folder / "queries" / "heldout.jsonl")] \
             if (folder / "queries" / "heldout.jsonl").is_file() else []
         rng = random.Random(0)
