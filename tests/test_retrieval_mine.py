@@ -35,6 +35,8 @@ def data():
         queries.append(Query(f"q-{t}-1", f"how often do I clean the {t} filter", f"public/{t}.md", [f"{t}-Cleaning"]))
         queries.append(Query(f"q-{t}-2", f"what does the error on the {t} mean", f"public/{t}.md",
                              [f"{t}-Error codes", f"{t}-Cleaning"]))  # two positives
+    # a chunk that is one of the questions word for word (an FAQ page): never a negative (sentence-transformers 6.3)
+    chunks.append(Chunk("faq-oven", "public/faq.md", queries[6].text))
     return chunks, queries
 
 
@@ -57,14 +59,30 @@ def _theirs(embedder, chunks, queries, rule):
     return chosen
 
 
-@pytest.mark.parametrize("rule", [MiningRule(0, 10, 0.05, 3), MiningRule(2, 12, 0.0, 2), MiningRule(0, 30, 0.3, 4)],
-                         ids=["default-like", "range_min", "wide-margin"])
+def _ours(embedder, chunks, queries, rule):
+    text = {c.id: c.text for c in chunks}
+    mined = {m.query.text: [text[n] for n in m.negatives] for m in mine(embedder, queries, chunks, rule)}
+    return {q: n for q, n in mined.items() if n}
+
+
+# "no-margin": a negative margin puts the threshold above every score, so only the exclusion of positives and
+# of the question's own text keeps the FAQ chunk (cosine 1.0) out
+RULES = [MiningRule(0, 10, 0.05, 3), MiningRule(2, 12, 0.0, 2), MiningRule(0, 30, 0.3, 4), MiningRule(0, 10, -1.0, 3)]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=["default-like", "range_min", "wide-margin", "no-margin"])
 def test_same_negatives_as_sentence_transformers(embedder, data, rule):
     chunks, queries = data
-    text = {c.id: c.text for c in chunks}
-    ours = {m.query.text: [text[n] for n in m.negatives] for m in mine(embedder, queries, chunks, rule)}
-    theirs = _theirs(embedder, chunks, queries, rule)
-    assert {q: n for q, n in ours.items() if n} == theirs
+    assert _ours(embedder, chunks, queries, rule) == _theirs(embedder, chunks, queries, rule)
+
+
+def test_the_comparison_notices_a_different_rule(embedder, data):
+    """The data are discriminating: a rule off by one in any part chooses other negatives than theirs."""
+    chunks, queries = data
+    theirs = _theirs(embedder, chunks, queries, MiningRule(0, 10, 0.05, 3))
+    for other in [MiningRule(1, 10, 0.05, 3), MiningRule(0, 10, 0.0, 3), MiningRule(0, 10, 0.05, 2),
+                  MiningRule(0, 2, 0.05, 3)]:
+        assert _ours(embedder, chunks, queries, other) != theirs, other
 
 
 def test_positives_are_never_negatives_and_the_margin_holds(embedder, data):
@@ -94,7 +112,7 @@ def test_rescoring_with_a_cross_encoder_uses_its_scores_in_one_batched_call(embe
     ce.predict = counting
     mined = mine(embedder, queries, chunks, MiningRule(0, 8, 0.0, 2), reranker=ce)
     assert len(calls) == 1  # every query's candidates and positives in one call
-    depth = min(8 + max(len(q.positives) for q in queries), len(chunks))  # range_max + the most positives
+    depth = min(8 + max(len(q.positives) for q in queries) + 1, len(chunks))  # range_max + the most positives + 1
     expected = sum(depth + len(q.positives) for q in queries)
     assert calls[0] == expected
     m = mined[0]

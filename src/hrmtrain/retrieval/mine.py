@@ -1,10 +1,15 @@
 """Hard negatives: candidates from the embedder, optionally rescored by the reranker, filtered by a rule.
 
-The rule (retrieval.mining in the config) is sentence-transformers' `mine_hard_negatives` rule: the
-embedder's top range_max + (number of positives) chunks of the training documents are the candidates;
-a query's own positives are never negatives; a candidate scoring within `relative_margin` of the
-query's weakest positive (score > positive - |positive| * margin) is dropped as a likely false
-negative; of the rest, best first, the first `range_min` are skipped and the next `num_negatives` kept.
+The rule (retrieval.mining in the config) is sentence-transformers' `mine_hard_negatives` rule as of
+6.3 (the version in requirements.lock): the embedder's top range_max + (most positives of any query) + 1
+chunks of the training documents are the candidates (the extra one makes room for a chunk equal to the
+query, which 6.3 excludes); a query's own positives and a chunk whose text is the query itself are never
+negatives; a candidate scoring within `relative_margin` of the query's weakest positive
+(score > positive - |positive| * margin) is dropped as a likely false negative; of the rest, best
+first, the first `range_min` are skipped and the next `num_negatives` kept.
+6.2 fetched one candidate fewer and did not exclude the query's own text, so where a query's margin
+left fewer than num_negatives candidates 6.3 can find one more; we follow 6.3 on purpose, since a chunk
+identical to the question is a positive in disguise, never a hard negative.
 
 Why not `sentence_transformers.util.mine_hard_negatives` itself: with a cross-encoder it calls
 `predict` once per query (range_max pairs at a time); on this CPU that re-scoring was ~95% of the
@@ -51,7 +56,7 @@ def mine(embedder, queries: list[Query], chunks: list[Chunk], rule: MiningRule, 
     index = build_index(corpus)
     qvec = encode(embedder, [q.text for q in queries], batch_size=batch_size)
     pos_idx = [[by_id[p] for p in q.positives if p in by_id] for q in queries]
-    k = min(rule.range_max + max((len(p) for p in pos_idx), default=0), len(chunks))
+    k = min(rule.range_max + max((len(p) for p in pos_idx), default=0) + 1, len(chunks))
     scores, ids = index.search(qvec, k)
     candidates = [[int(i) for i in row if i >= 0] for row in ids]
     cand_scores = [[float(s) for s in row[:len(c)]] for row, c in zip(scores, candidates)]
@@ -76,7 +81,8 @@ def mine(embedder, queries: list[Query], chunks: list[Chunk], rule: MiningRule, 
     out = []
     for q, cand, cs, pos, ps in zip(queries, candidates, cand_scores, pos_idx, pos_scores):
         threshold = ps - abs(ps) * rule.relative_margin
-        kept = sorted(((s, i) for s, i in zip(cs, cand) if i not in pos and s <= threshold), key=lambda x: -x[0])
+        kept = sorted(((s, i) for s, i in zip(cs, cand)
+                       if i not in pos and chunks[i].text != q.text and s <= threshold), key=lambda x: -x[0])
         kept = kept[rule.range_min:rule.range_min + rule.num_negatives]
         out.append(Mined(q, [chunks[i].id for _, i in kept], [s for s, _ in kept], ps))
     return out
