@@ -133,3 +133,82 @@ def test_missing_registry_is_named_and_nothing_written(built, tmp_path):
                    f"lineage.dir={tmp_path / 'lineage'}"], cwd=tmp_path)
     assert res.returncode == 2 and "consent.sqlite: no consent registry here" in res.stderr
     assert not (tmp_path / "sft").exists()
+
+
+def test_a_log_that_does_not_verify_stops_the_build_before_anything_is_written(built, tmp_path):
+    tmp, _, _ = built
+    shutil.copytree(tmp / "household", tmp_path / "household")
+    shutil.copytree(tmp / "lineage", tmp_path / "lineage")
+    (tmp_path / "lineage" / "audit.head.json").unlink()
+    res = run_cli(["data", f"data.raw={tmp_path / 'household'}", f"data.path={tmp_path / 'sft'}",
+                   f"lineage.dir={tmp_path / 'lineage'}"], cwd=tmp_path)
+    assert res.returncode == 2 and "does not verify" in res.stderr and "audit.head.json" in res.stderr
+    assert not (tmp_path / "sft").exists()
+
+
+def test_a_failed_log_entry_leaves_the_earlier_dataset_and_no_new_one(built, tmp_path, monkeypatch):
+    tmp, _, _ = built
+    shutil.copytree(tmp / "household", tmp_path / "household")
+    cfg = _cfg(tmp_path)
+    build(cfg)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "sft").iterdir()}
+    entries = len(AuditLog(tmp_path / "lineage").entries())
+
+    def failing(self, *a, **kw):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(AuditLog, "append", failing)
+    with pytest.raises(OSError, match="disk full"):
+        build(_cfg(tmp_path, extra=["data.seed=5"]))
+    assert {p.name: p.read_bytes() for p in (tmp_path / "sft").iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["household", "lineage", "sft"]  # no staging left
+    assert len(AuditLog(tmp_path / "lineage").entries()) == entries
+    monkeypatch.undo()
+    shutil.rmtree(tmp_path / "sft")
+    with pytest.raises(OSError, match="disk full"):
+        monkeypatch.setattr(AuditLog, "append", failing)
+        build(cfg)
+    assert not (tmp_path / "sft").exists()
+
+
+def test_every_record_is_decided_against_the_snapshot_the_log_records(built, tmp_path, monkeypatch):
+    """A revoke while the build runs: the recorded snapshot is the one the records were decided by."""
+    import hrmtrain.data.build as build_module
+
+    tmp, _, _ = built
+    shutil.copytree(tmp / "household", tmp_path / "household")
+    registry = ConsentRegistry(tmp_path / "household" / "consent.sqlite")
+    redact = build_module.redact_records
+
+    def revoking(records, directory):
+        registry.revoke("Alex", "calendar")  # after the decisions, before the entry
+        return redact(records, directory)
+
+    monkeypatch.setattr(build_module, "redact_records", revoking)
+    result = build(_cfg(tmp_path))
+    entry = AuditLog(tmp_path / "lineage").entries()[-1]
+    used_calendar = "no calendar consent from every member concerned" not in result.excluded
+    assert used_calendar and "calendar" in entry["consent"]["active"]["Alex"]
+
+
+def test_an_attendee_named_by_cn_at_an_unknown_address_needs_consent(built, tmp_path):
+    """CN="Sam Roberts" at a work address is Sam, possibly: with Sam's calendar consent revoked the event
+    stays out although the only known address on it is Alex's."""
+    import pyarrow.parquet as pq
+
+    tmp, household, _ = built
+    shutil.copytree(tmp / "household", tmp_path / "household")
+    hh = json.loads((tmp_path / "household" / "household.json").read_text())
+    alex, sam = (next(m for m in hh["members"] if m["name"] == n) for n in ("Alex", "Sam"))
+    ConsentRegistry(tmp_path / "household" / "consent.sqlite").revoke("Sam", "calendar")
+    (tmp_path / "household" / "calendar" / "sam.ics").unlink()
+    (tmp_path / "household" / "calendar" / "family.ics").write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:onc-1@t\r\n"
+        f"DTSTAMP:{hh['now'][:10].replace('-', '')}T080000Z\r\nDTSTART:{hh['now'][:10].replace('-', '')}T100000Z\r\n"
+        "DTEND:{d}T110000Z\r\nSUMMARY:Oncology appointment\r\n".replace("{d}", hh["now"][:10].replace("-", ""))
+        + f"ATTENDEE;CN=\"{alex['full_name']}\":mailto:{alex['emails'][0]}\r\n"
+        + f"ATTENDEE;CN=\"{sam['full_name']}\":mailto:sam.r@work.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    result = build(_cfg(tmp_path))
+    assert result.excluded.get("member possibly concerned, not consented", 0) >= 1
+    text = json.dumps([pq.read_table(tmp_path / "sft" / f"{s}.parquet").to_pylist() for s in ("train", "val", "test")])
+    assert "Oncology" not in text and "oncology" not in text

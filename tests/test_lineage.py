@@ -143,3 +143,97 @@ def test_openlineage_events_are_written(chain):
 def test_missing_log_is_an_error_naming_it(tmp_path):
     res = run_cli(["lineage", "--log", str(tmp_path / "nowhere"), "verify"], cwd=tmp_path)
     assert res.returncode == 2 and str(tmp_path / "nowhere") in res.stderr
+
+
+def _drop_last_entry(log):
+    lines = log.path.read_text().splitlines(keepends=True)
+    log.path.write_text("".join(lines[:-1]))
+
+
+@pytest.mark.parametrize("head", [None, "garbage{", "[]", '{"seq": "3"}'], ids=["deleted", "corrupt", "list", "wrong-type"])
+def test_last_entry_removed_with_the_head_deleted_or_broken_is_a_problem(chain, head):
+    log = chain[0]
+    _drop_last_entry(log)
+    if head is None:
+        log.head_path.unlink()
+    else:
+        log.head_path.write_text(head)
+    problems = log.verify()
+    assert len(problems) == 1 and "head" in problems[0].message, problems
+    res = run_cli(["lineage", "--log", str(log.root), "verify"], cwd=log.root)
+    assert res.returncode == 1 and "Traceback" not in res.stderr and "audit.head.json" in res.stderr
+    assert "intact" not in res.stdout
+
+
+def _rewrite_entry_one(log):
+    """What anyone with write access can do to an unkeyed chain: edit entry 1, recompute every hash and the head."""
+    from hrmtrain.lineage import entry_hash
+
+    entries = log.entries()
+    entries[0]["members"] = ["Alex"]  # hide that Sam's data went in
+    prev = "0" * 64
+    for e in entries:
+        e.pop("mac", None)
+        e["prev"] = prev
+        e["hash"] = prev = entry_hash(e)
+    log.path.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+    log.head_path.write_text(json.dumps({"seq": entries[-1]["seq"], "hash": entries[-1]["hash"]}))
+
+
+def test_an_unkeyed_chain_cannot_tell_a_full_rewrite(chain):
+    """What the README says: without a key the chain proves self-consistency only."""
+    log = chain[0]
+    _rewrite_entry_one(log)
+    assert log.verify() == []
+    res = run_cli(["lineage", "--log", str(log.root), "verify"], cwd=log.root)
+    assert res.returncode == 0 and "unkeyed" in res.stdout
+
+
+def test_a_keyed_chain_catches_a_rewrite_without_the_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("HRMTRAIN_AUDIT_KEY", "s3cret household key")
+    data = tmp_path / "data.jsonl"
+    data.write_text("rows\n")
+    log = AuditLog(tmp_path / "lineage")
+    for _ in range(3):
+        log.append("data", inputs=[data], outputs=[data], members=["Sam"])
+    assert log.verify() == [] and all(e["mac"] for e in log.entries())
+    res = run_cli(["lineage", "--log", str(log.root), "verify"], cwd=tmp_path,
+                  env={"HRMTRAIN_AUDIT_KEY": "s3cret household key"})
+    assert res.returncode == 0 and "HMAC" in res.stdout
+    _rewrite_entry_one(log)
+    problems = AuditLog(log.root).verify()
+    assert [p.seq for p in problems[:3]] == [1, 2, 3] and "HMAC" in problems[0].message
+    assert any("head" in p.message for p in problems)
+    # the wrong key does not pass either, and neither does an unkeyed log checked with a key
+    monkeypatch.setenv("HRMTRAIN_AUDIT_KEY", "another key")
+    assert AuditLog(log.root).verify()
+    with pytest.raises(LineageError, match="does not verify"):
+        AuditLog(log.root).append("train", inputs=[data], outputs=[data])
+
+
+def test_an_unkeyed_log_checked_with_a_key_reports_every_entry(chain, monkeypatch):
+    log = chain[0]
+    monkeypatch.setenv("HRMTRAIN_AUDIT_KEY", "k")
+    problems = AuditLog(log.root).verify()
+    assert [p.seq for p in problems if p.seq] == [1, 2, 3] and "without the audit key" in problems[0].message
+
+
+def test_the_key_file_may_not_live_in_the_log_folder(chain, monkeypatch, tmp_path):
+    log = chain[0]
+    (log.root / "key").write_text("k")
+    monkeypatch.setenv("HRMTRAIN_AUDIT_KEY_FILE", str(log.root / "key"))
+    with pytest.raises(LineageError, match="inside the log folder"):
+        AuditLog(log.root)
+    outside = tmp_path / "audit.key"
+    outside.write_text("k\n")
+    monkeypatch.setenv("HRMTRAIN_AUDIT_KEY_FILE", str(outside))
+    assert AuditLog(log.root).key == b"k"
+
+
+def test_trace_and_affected_refuse_a_log_that_does_not_verify(chain):
+    log, _, _, model, _ = chain
+    _drop_last_entry(log)
+    log.head_path.unlink()
+    for args in (["trace", str(model)], ["affected", "--member", "Sam"]):
+        res = run_cli(["lineage", "--log", str(log.root), *args], cwd=log.root)
+        assert res.returncode == 2 and "does not verify" in res.stderr and "Traceback" not in res.stderr, res.stderr

@@ -114,3 +114,30 @@ def test_existing_run_is_not_overwritten(tmp_path, sample_data):
     with pytest.raises(HrmError, match="already exists"):
         train(compose(small_train(tmp_path, "taken", steps=2)))
     assert (tmp_path / "runs" / "taken" / "keep.txt").read_text() == "mine"
+
+
+def test_a_log_that_does_not_verify_stops_training_before_it_starts(tmp_path, sample_data):
+    from hrmtrain.lineage import LineageError
+
+    (tmp_path / "data").symlink_to(sample_data)
+    (tmp_path / "lineage").mkdir()
+    (tmp_path / "lineage" / "audit.jsonl").write_text('{"seq": 1, "stage": "data"}\n')  # no hash, no head
+    with pytest.raises(LineageError, match="does not verify"):
+        train(compose(small_train(tmp_path, "r", steps=2)))
+    assert not (tmp_path / "runs" / "r").exists()
+
+
+def test_a_model_the_log_refuses_is_moved_out_of_use(tmp_path, sample_data, monkeypatch):
+    from hrmtrain.errors import HrmError
+    from hrmtrain.lineage import AuditLog
+
+    (tmp_path / "data").symlink_to(sample_data)
+
+    def failing(self, *a, **kw):
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(AuditLog, "append", failing)
+    with pytest.raises(HrmError, match="moved out of use"):
+        train(compose(small_train(tmp_path, "r", steps=2, extra=["trainer.eval_every=2", "trainer.checkpoint_every=2"])))
+    run = tmp_path / "runs" / "r"
+    assert not (run / "model").exists() and (run / ".unrecorded" / "model" / "model.safetensors").is_file()

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 def _umask() -> int:
@@ -50,27 +50,39 @@ def write_json(path: str | os.PathLike, obj) -> Path:
 
 
 @contextmanager
-def staged_dir(final: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
+def staged_dir(final: str | os.PathLike, replace: bool = False,
+               commit: Callable[[Path], object] | None = None) -> Iterator[Path]:
     """Yield a hidden temporary folder beside `final`; rename it to `final` only on success.
 
     With `replace`, an existing `final` is swapped out only after the new one is complete.
+    `commit(final)` runs once the new folder is in place (e.g. the audit-log entry for it); if it
+    raises, the new folder is removed and the previous one, if any, put back: the output and its
+    record appear together or not at all.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     usual_mode(tmp, directory=True)
+    old = final.with_name(f".{final.name}.old")
     try:
         yield tmp
-        if final.exists():
-            if not replace:
-                raise FileExistsError(f"{final} already exists")
-            old = final.with_name(f".{final.name}.old")
+        if final.exists() and not replace:
+            raise FileExistsError(f"{final} already exists")
+        had_old = final.exists()
+        if had_old:
             shutil.rmtree(old, ignore_errors=True)
             os.replace(final, old)
-            os.replace(tmp, final)
+        os.replace(tmp, final)
+        if commit is not None:
+            try:
+                commit(final)
+            except BaseException:
+                shutil.rmtree(final, ignore_errors=True)
+                if had_old:
+                    os.replace(old, final)
+                raise
+        if had_old:
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -79,7 +79,14 @@ def lineage_main(argv: list[str]) -> int:
             for p in problems:
                 print(f"{log.path}: {p}", file=sys.stderr)
             return 1
-        print(f"{log.path}: {len(log.entries())} entries, hash chain intact")
+        n = len(log.entries())
+        if log.key is not None:
+            print(f"{log.path}: {n} entries, hash chain intact, every entry and the head carry a valid HMAC "
+                  f"(key from {log.key_source})")
+        else:
+            print(f"{log.path}: {n} entries, hash chain intact (unkeyed: this shows the log is self-consistent, "
+                  f"not that nobody with write access rewrote it; set HRMTRAIN_AUDIT_KEY or "
+                  f"HRMTRAIN_AUDIT_KEY_FILE to key it)")
     elif args.action == "trace":
         print(format_trace(log.trace(args.path)))
     elif args.action == "affected":
@@ -106,10 +113,13 @@ def data_tools_main(argv: list[str]) -> int:
                                  "(`hrmtrain data [overrides]` without a tool builds the SFT splits).")
     sub = ap.add_subparsers(dest="tool", required=True)
     p = sub.add_parser("ingest", help="read every file under DIR by its kind; report per file what was "
-                                      "loaded or skipped and why; write the (redacted) records")
+                                      "loaded or skipped and why; write the records consent allows, redacted")
     p.add_argument("dir")
     p.add_argument("--out", required=True, help="folder for records.jsonl and report.json")
     p.add_argument("--household", help="household.json naming the members (default: DIR/household.json, if any)")
+    p.add_argument("--consent-db", help="consent registry deciding which sensitive records may be written "
+                                        "(default: DIR/consent.sqlite; without one only public records are written)")
+    p.add_argument("--log", default=LineageConfig.dir, help="audit log folder (default: %(default)s)")
     p = sub.add_parser("redact", help="redact the `text` field of each JSON line (other fields kept)")
     p.add_argument("input")
     p.add_argument("output")
@@ -135,35 +145,10 @@ def data_tools_main(argv: list[str]) -> int:
         print(f"{len(rows)} lines redacted ({sum(len(s) for _, s in redacted)} spans) -> {args.output}")
         return 0
 
-    from rich.console import Console
-    from rich.table import Table
+    from hrmtrain.data.ingest_command import ingest_main
 
-    from hrmtrain.data.build import redact_records
-    from hrmtrain.data.sources.ingest import ingest
-    from hrmtrain.data.sources.records import Directory
-
-    root = Path(args.dir)
-    if not root.is_dir():
-        raise DataError(root, "no such folder")
-    household = Path(args.household) if args.household else root / "household.json"
-    directory = Directory.load(household) if household.is_file() or args.household else Directory([], "UTC", "")
-    loaded, files = ingest(root, directory)
-    records = redact_records(loaded.records, directory)
-    out = Path(args.out)
-    with atomic.staged_dir(out, replace=True) as tmp:
-        atomic.write_text(tmp / "records.jsonl", "".join(json.dumps(r.to_dict(), ensure_ascii=False, default=str)
-                                                         + "\n" for r in records))
-        atomic.write_json(tmp / "report.json", {"files": files, "skipped": [str(s) for s in loaded.skipped],
-                                                "warnings": [str(w) for w in loaded.warnings]})
-    table = Table(title=f"hrmtrain data ingest {root}")
-    table.add_column("file")
-    table.add_column("outcome")
-    for name, outcome in files.items():
-        table.add_row(name, outcome, style="yellow" if outcome.startswith("skipped") else None)
-    Console().print(table)
-    print(f"{len(records)} records from {sum(1 for o in files.values() if not o.startswith('skipped'))} of "
-          f"{len(files)} files -> {out}/records.jsonl (redacted), {out}/report.json")
-    return 0
+    return ingest_main(Path(args.dir), Path(args.out), Path(args.household) if args.household else None,
+                       Path(args.consent_db) if args.consent_db else None, Path(args.log))
 
 
 def export_main(argv: list[str]) -> int:

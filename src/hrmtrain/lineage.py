@@ -10,11 +10,18 @@ the end is caught too. Each append also emits an OpenLineage COMPLETE run event 
 
 The log itself is JSON lines: easy to read, grep and ship. An append takes an exclusive lock, so
 several processes (torchrun ranks, parallel stages) never interleave entries.
+
+What the chain proves: unkeyed, only that the log is self-consistent (an accidental edit, a cut, a
+deleted entry or head). Anyone who can write the folder can rewrite an entry and recompute every hash
+after it and the head. With a key (`HRMTRAIN_AUDIT_KEY`, or `HRMTRAIN_AUDIT_KEY_FILE` naming a file kept
+outside the log folder) every entry and the head also carry an HMAC-SHA256 of their hash, and
+`verify` demands one on every entry: a rewrite then needs the key, not just write access.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import uuid
@@ -27,6 +34,8 @@ from hrmtrain import __version__, atomic
 from hrmtrain.errors import HrmError
 
 GENESIS = "0" * 64
+KEY_ENV = "HRMTRAIN_AUDIT_KEY"
+KEY_FILE_ENV = "HRMTRAIN_AUDIT_KEY_FILE"
 LOG_NAME = "audit.jsonl"
 HEAD_NAME = "audit.head.json"
 OPENLINEAGE_NAME = "openlineage.jsonl"
@@ -66,8 +75,32 @@ def artifact(path: str | os.PathLike) -> dict:
     return {"path": str(path), "sha256": content_hash(path), "kind": "dir" if path.is_dir() else "file"}
 
 
+def audit_key(log_root: Path | None = None) -> tuple[bytes | None, str]:
+    """(key, where it came from) from the environment; (None, "") when no key is configured. A key file
+    inside the log folder is refused: whoever can rewrite the log could read it there."""
+    if os.environ.get(KEY_ENV):
+        return os.environ[KEY_ENV].encode("utf-8"), f"${KEY_ENV}"
+    name = os.environ.get(KEY_FILE_ENV)
+    if not name:
+        return None, ""
+    path = Path(name).expanduser().resolve()
+    if log_root is not None and path.is_relative_to(Path(log_root).resolve()):
+        raise LineageError(f"{path}: the audit key file lies inside the log folder {log_root}; keep it elsewhere")
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise LineageError(f"{path} (${KEY_FILE_ENV}): cannot read the audit key ({exc.strerror})") from None
+    if not key:
+        raise LineageError(f"{path} (${KEY_FILE_ENV}): the audit key file is empty")
+    return key, str(path)
+
+
+def mac(key: bytes, message: str) -> str:
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def entry_hash(entry: dict) -> str:
-    body = {k: v for k, v in entry.items() if k != "hash"}
+    body = {k: v for k, v in entry.items() if k not in ("hash", "mac")}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -90,6 +123,7 @@ class AuditLog:
         self.root = Path(root)
         self.path = self.root / LOG_NAME
         self.head_path = self.root / HEAD_NAME
+        self.key, self.key_source = audit_key(self.root)
 
     # -- reading -------------------------------------------------------------------------------------
     def _lines(self) -> list[str]:
@@ -109,13 +143,26 @@ class AuditLog:
                                    "run `hrmtrain lineage verify`") from None
         return out
 
-    def _head(self) -> dict | None:
+    def _head(self) -> tuple[dict | None, str]:
+        """(head, problem): the head as {seq, hash[, mac]}, or None and why it cannot be used."""
         if not self.head_path.is_file():
-            return None
+            return None, "missing"
         try:
-            return json.loads(self.head_path.read_text())
-        except json.JSONDecodeError:
-            return {"seq": -1, "hash": "unreadable"}
+            head = json.loads(self.head_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return None, f"unreadable ({exc})"
+        if not (isinstance(head, dict) and isinstance(head.get("seq"), int) and isinstance(head.get("hash"), str)):
+            return None, "not a head record ({seq, hash})"
+        return head, ""
+
+    def check(self) -> None:
+        """Raise LineageError naming the first problem if the log does not verify (before a stage does
+        any work, and before answering a question from the log)."""
+        problems = self.verify()
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise LineageError(f"{self.path}: the audit log does not verify: {problems[0]}{more}; "
+                               "see `hrmtrain lineage verify`")
 
     def verify(self) -> list[Problem]:
         """Every break in the chain, in log order; an empty list means the log is intact."""
@@ -144,16 +191,32 @@ class AuditLog:
             if entry.get("hash") != actual:
                 problems.append(Problem(n, seq, f"content does not match its hash: entry {seq} "
                                                 f"({entry.get('stage', '?')}, {entry.get('time', '?')}) was edited"))
+            elif self.key is not None and not hmac.compare_digest(str(entry.get("mac", "")), mac(self.key, actual)):
+                problems.append(Problem(n, seq, ("no HMAC: written without the audit key" if "mac" not in entry else
+                                                 "its HMAC does not match: rewritten by someone without the audit key")))
             prev, expected_seq, last_seq = entry.get("hash"), seq + 1, seq
-        head = self._head()
-        if head is not None and head.get("seq", 0) > last_seq:
-            problems.append(Problem(len(lines) + 1, None, f"the head ({self.head_path.name}) records "
-                                    f"{head.get('seq')} entries but the log ends at entry {last_seq}: "
-                                    "entries were removed from the end"))
-        elif head is not None and head.get("seq") == last_seq and lines and head.get("hash") != prev:
-            problems.append(Problem(len(lines), last_seq, f"the head ({self.head_path.name}) records another "
-                                                          "hash for the last entry"))
+        problems += self._head_problems(lines, last_seq, prev)
         return problems
+
+    def _head_problems(self, lines: list[str], last_seq: int, last_hash: str | None) -> list[Problem]:
+        head, why = self._head()
+        at = len(lines) + 1
+        if head is None:
+            if not lines and why == "missing":
+                return []  # an empty log: nothing appended yet
+            return [Problem(at, None, f"the head ({self.head_path.name}) is {why}: whether entries were "
+                                      "removed from the end cannot be checked")]
+        if self.key is not None and not hmac.compare_digest(str(head.get("mac", "")),
+                                                            mac(self.key, f"{head['seq']}:{head['hash']}")):
+            return [Problem(at, None, f"the head ({self.head_path.name}) has no valid HMAC: rewritten without "
+                                      "the audit key")]
+        if head["seq"] > last_seq:
+            return [Problem(at, None, f"the head ({self.head_path.name}) records {head['seq']} entries but the "
+                                      f"log ends at entry {last_seq}: entries were removed from the end")]
+        if head["seq"] == last_seq and lines and head["hash"] != last_hash:
+            return [Problem(len(lines), last_seq, f"the head ({self.head_path.name}) records another hash for "
+                                                  "the last entry")]
+        return []
 
     # -- writing -------------------------------------------------------------------------------------
     def append(self, stage: str, *, inputs: Iterable = (), outputs: Iterable = (), config: dict | None = None,
@@ -183,12 +246,16 @@ class AuditLog:
                 "prev": last["hash"] if last else GENESIS,
             }
             entry["hash"] = entry_hash(entry)
+            head = {"seq": entry["seq"], "hash": entry["hash"]}
+            if self.key is not None:
+                entry["mac"] = mac(self.key, entry["hash"])
+                head["mac"] = mac(self.key, f"{entry['seq']}:{entry['hash']}")
             line = json.dumps(entry, sort_keys=True, ensure_ascii=False, default=str) + "\n"
             with open(self.path, "a", encoding="utf-8") as f:
                 f.write(line)
                 f.flush()
                 os.fsync(f.fileno())
-            atomic.write_json(self.head_path, {"seq": entry["seq"], "hash": entry["hash"]})
+            atomic.write_json(self.head_path, head)
         self._emit_openlineage(entry)
         return entry
 
@@ -199,7 +266,7 @@ class AuditLog:
             return
         data = self.path.read_bytes()
         if data and not data.endswith(b"\n"):
-            head = self._head() or {"seq": 0}
+            head = self._head()[0] or {"seq": 0}
             complete = data[: data.rfind(b"\n") + 1]
             if complete.count(b"\n") == head.get("seq", 0):
                 with open(self.path, "r+b") as f:
@@ -231,7 +298,9 @@ class AuditLog:
         return None
 
     def trace(self, path: str | os.PathLike) -> dict:
-        """The ancestry of an artifact: {artifact, entry, parents: [trace of each input]}."""
+        """The ancestry of an artifact: {artifact, entry, parents: [trace of each input]}; refused from a
+        log that does not verify."""
+        self.check()
         entries = self.entries()
         target = artifact(path)
         entry = self.producer_of(target["sha256"], entries)
@@ -251,7 +320,9 @@ class AuditLog:
         return node(target, entry, 0)
 
     def affected(self, member: str) -> list[tuple[dict, dict]]:
-        """(entry, output) for every artifact built from `member`'s data, directly or downstream."""
+        """(entry, output) for every artifact built from `member`'s data, directly or downstream; refused
+        from a log that does not verify."""
+        self.check()
         tainted: set[str] = set()
         out = []
         for entry in self.entries():

@@ -17,7 +17,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from hrmtrain import __version__, atomic
-from hrmtrain.data.consent import ConsentError, ConsentRegistry
+from hrmtrain.data.consent import POSSIBLY_CONCERNED, ConsentError, ConsentRegistry, decide
 from hrmtrain.data.instruct import build_examples
 from hrmtrain.data.sources.ingest import ingest
 from hrmtrain.data.sources.records import Directory, Record
@@ -67,7 +67,7 @@ def redact_records(records: list[Record], directory: Directory) -> list[Record]:
             elif value:
                 jobs.append((fields, name, None, placeholders))
                 texts.append(str(value))
-        out.append(Record(rec.kind, rec.category, rec.source, rec.key, fields, rec.members))
+        out.append(Record(rec.kind, rec.category, rec.source, rec.key, fields, rec.members, rec.possible))
     results = redactor.redact_many(texts, [job[3] for job in jobs])
     for (fields, name, index, _), (text, _spans) in zip(jobs, results):
         if index is None:
@@ -83,6 +83,8 @@ def _reason_code(reason: str, category: str) -> str:
         return f"no {category} consent from every member concerned"
     if "not a registered member" in reason:
         return "concerns someone not registered in the household"
+    if reason.startswith(POSSIBLY_CONCERNED):
+        return POSSIBLY_CONCERNED
     return reason
 
 
@@ -140,6 +142,10 @@ def build(cfg) -> BuildResult:
         if not ours:
             raise HrmError(f"{out}: data.path already holds data that `hrmtrain data` did not write; "
                            "refusing to overwrite it (choose another data.path)")
+    from hrmtrain.lineage import AuditLog
+
+    log = AuditLog(cfg.lineage.dir)
+    log.check()  # before any work: a log that does not verify could not take this build's entry
     directory = Directory.load(raw / "household.json")
     registry = ConsentRegistry(d.consent_db)
     strangers = sorted(set(registry.members()) - set(directory.names))
@@ -148,12 +154,13 @@ def build(cfg) -> BuildResult:
                            f"{'is' if len(strangers) == 1 else 'are'} not in {raw / 'household.json'} "
                            "(a registry from another household?); nothing written")
     unknown = sorted(set(directory.names) - set(registry.members()))
+    snapshot = registry.snapshot()  # one snapshot, taken first: every record is decided against it
     loaded, files = ingest(raw, directory)
 
     used: list[Record] = []
     excluded, excluded_detail = Counter(), Counter()
     for rec in loaded.records:
-        decision = registry.decide(rec.members, rec.category, rec.sensitive)
+        decision = decide(snapshot, rec.members, rec.category, rec.sensitive, rec.possible)
         if decision.allowed:
             used.append(rec)
         else:
@@ -172,7 +179,17 @@ def build(cfg) -> BuildResult:
     if not split.splits["val"]:
         raise DataError(raw, f"too little data for a validation split at data.val_ratio={d.val_ratio}")
 
-    with atomic.staged_dir(out, replace=True) as tmp:
+    members = sorted({m for r in used for m in (*r.members, *r.possible)})
+
+    def record(final: Path) -> None:  # the entry, once the dataset is in place; if it fails, no dataset
+        log.append(
+            "data", inputs=[raw / f for f in files], outputs=[final],
+            config=OmegaConf.to_container(d, resolve=True), consent=snapshot, members=members,
+            excluded=dict(sorted(excluded_detail.items())),
+            details={"files": files, "skipped": [str(s) for s in loaded.skipped],
+                     "warnings": len(loaded.warnings), "unregistered_members": unknown})
+
+    with atomic.staged_dir(out, replace=True, commit=record) as tmp:
         for name in SPLITS:
             _write_parquet(tmp / f"{name}.parquet", split.splits[name])
         atomic.write_json(tmp / "manifest.json", {
@@ -186,16 +203,6 @@ def build(cfg) -> BuildResult:
             "config": {k: v for k, v in OmegaConf.to_container(d, resolve=True).items()
                        if k in ("val_ratio", "test_ratio", "seed", "balance", "vary_copies")},
         })
-
-    from hrmtrain.lineage import AuditLog
-
-    members = sorted({m for r in used for m in r.members})
-    AuditLog(cfg.lineage.dir).append(
-        "data", inputs=[raw / f for f in files], outputs=[out],
-        config=OmegaConf.to_container(d, resolve=True), consent=registry.snapshot(), members=members,
-        excluded=dict(sorted(excluded_detail.items())),
-        details={"files": files, "skipped": [str(s) for s in loaded.skipped],
-                 "warnings": len(loaded.warnings), "unregistered_members": unknown})
     return BuildResult(out, split.counts, dict(excluded), files, members, len(used),
                        [str(w) for w in loaded.warnings])
 

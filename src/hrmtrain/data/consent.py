@@ -44,6 +44,34 @@ class Decision:
     reason: str  # "" when allowed, else e.g. "no email consent from Sam"
 
 
+POSSIBLY_CONCERNED = "member possibly concerned, not consented"
+
+
+def decide(snapshot: dict, members: list[str], category: str, sensitive: bool = True,
+           possible: list[str] = ()) -> Decision:
+    """The rule against one `snapshot()`: a build decides every record against the snapshot it records,
+    so a grant or revoke during the build cannot make the recorded snapshot wrong.
+
+    `members` are those a record surely concerns (their address, the file's owner); `possible` those it
+    may concern (a display name, a CN, a name in the text): deny when unsure, so they need consent too.
+    """
+    if not sensitive:
+        return Decision(True, "")
+    if not members and not possible:
+        return Decision(False, "sensitive record names no household member")
+    active = snapshot["active"]
+    for m in sorted(set(members)):
+        if m not in active:
+            return Decision(False, f"record concerns {m}, who is not a registered member")
+    missing = [m for m in sorted(set(members)) if category not in active[m]]
+    if missing:
+        return Decision(False, f"no {category} consent from {', '.join(missing)}")
+    unsure = [m for m in sorted(set(possible) - set(members)) if category not in active.get(m, ())]
+    if unsure:
+        return Decision(False, f"{POSSIBLY_CONCERNED} ({category}: {', '.join(unsure)})")
+    return Decision(True, "")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -142,20 +170,10 @@ class ConsentRegistry:
                            "AND (revoked_at IS NULL OR revoked_at > ?) LIMIT 1", (member, category, t, t))
         return bool(rows)
 
-    def decide(self, members: list[str], category: str, sensitive: bool = True, at=None) -> Decision:
+    def decide(self, members: list[str], category: str, sensitive: bool = True, at=None,
+               possible: list[str] = ()) -> Decision:
         """May a record of `category` concerning `members` be used? Every member needs a grant."""
-        if not sensitive:
-            return Decision(True, "")
-        if not members:
-            return Decision(False, "sensitive record names no household member")
-        known = set(self.members())
-        for m in sorted(set(members)):
-            if m not in known:
-                return Decision(False, f"record concerns {m}, who is not a registered member")
-        missing = [m for m in sorted(set(members)) if not self.active(m, category, at)]
-        if missing:
-            return Decision(False, f"no {category} consent from {', '.join(missing)}")
-        return Decision(True, "")
+        return decide(self.snapshot(at), members, category, sensitive, possible)
 
     def grants(self) -> list[dict]:
         rows = self._query("SELECT member, category, granted_at, revoked_at FROM grants ORDER BY member, category, id")

@@ -6,6 +6,8 @@ before the run folder is created, so a failed start leaves nothing behind.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -105,6 +107,11 @@ def train(cfg) -> TrainResult:
     started = time.perf_counter()
     info = distributed.setup(cfg.trainer)
     torch.manual_seed(cfg.trainer.seed)
+    from hrmtrain.lineage import AuditLog
+
+    log = AuditLog(cfg.lineage.dir)
+    if info.is_main:
+        log.check()  # before any work: a model must never be left without its entry
 
     source = models.resolve(cfg.model.base, cfg.model.revision)
     tokenizer = models.load_tokenizer(source)
@@ -196,13 +203,29 @@ def train(cfg) -> TrainResult:
         if summary["nvfp4_checkpoint"].get("path"):
             outputs.append(Path(summary["nvfp4_checkpoint"]["path"]))
     if info.is_main:
-        from hrmtrain.lineage import AuditLog
-
-        AuditLog(cfg.lineage.dir).append(
-            "train", inputs=[cfg.data.path] + ([source.path] if source.path else []), outputs=outputs,
-            config=OmegaConf.to_container(cfg, resolve=True),
-            details={"run": run_dir.name, "metrics": summary["metrics"]})
+        try:
+            log.append("train", inputs=[cfg.data.path] + ([source.path] if source.path else []), outputs=outputs,
+                       config=OmegaConf.to_container(cfg, resolve=True),
+                       details={"run": run_dir.name, "metrics": summary["metrics"]})
+        except BaseException as exc:
+            raise _unrecorded(run_dir, outputs, exc) from exc
     return TrainResult(run_dir, model_dir, summary, info)
+
+
+def _unrecorded(run_dir: Path, outputs: list[Path], exc: BaseException) -> HrmError:
+    """The audit log refused the entry: move the outputs where nothing downstream (eval, export) looks,
+    so no model is used without its lineage, yet hours of training are not deleted."""
+    hold = run_dir / ".unrecorded"
+    hold.mkdir(exist_ok=True)
+    moved = []
+    for out in outputs:
+        if out.exists():
+            target = hold / out.name
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(out, target)
+            moved.append(str(target))
+    return HrmError(f"{run_dir}: the audit log took no entry for this run ({type(exc).__name__}: {exc}), so its "
+                    f"outputs were moved out of use to {', '.join(moved) or hold}: fix the log, then train again")
 
 
 def _nvfp4_checkpoint(cfg, model_dir: Path, run_dir: Path, val_ex, pad_id: int) -> dict:

@@ -11,7 +11,8 @@ zones; a floating time or an unknown TZID is taken in the household's time zone.
 in the household's window (`WINDOW_BEFORE` before to `WINDOW_AFTER` after its "now"), or for a
 series with none there the occurrences of its own first year, becomes one record in the household's
 local time. Kept fields: title, start, end, all-day, location,
-attendees (names), UID; descriptions, alarms and attachments are dropped (minimisation).
+attendees (names), UID; who an event concerns also from its organizer, attendees' CNs and names
+in its text (possibly concerned members need consent too); descriptions, alarms and attachments are dropped (minimisation).
 """
 
 from __future__ import annotations
@@ -286,18 +287,28 @@ def _record(occ, uid: str, path: Path, tz: tzinfo, directory: Directory, owner: 
         end = begin + (timedelta(days=1) if all_day else timedelta(hours=1))
     attendees = occ.get("ATTENDEE") or []
     attendees = attendees if isinstance(attendees, list) else [attendees]
-    names, members = [], {owner} if owner else set()
-    for a in attendees:
+    names, members, possible = [], {owner} if owner else set(), set()
+    organizers = occ.get("ORGANIZER") or []
+    organizers = organizers if isinstance(organizers, list) else [organizers]
+    for n, a in enumerate(attendees + organizers):
         address = re.sub(r"(?i)^mailto:", "", str(a))
-        name = a.params.get("CN", "") if isinstance(a, vCalAddress) else ""
+        name = str(a.params.get("CN", "")) if isinstance(a, vCalAddress) else ""
         member = directory.by_email(address)
         if member:
             members.add(member)
-        names.append(member or str(name) or address)
+        else:  # CN="Sam Roberts" at a work address: possibly Sam
+            possible |= directory.possibly_named(name, address)
+        if n < len(attendees):
+            names.append(member or name or address)
     location = occ.get("LOCATION")
     location = location[0] if isinstance(location, list) else location
+    for prop in ("SUMMARY", "LOCATION", "DESCRIPTION", "COMMENT", "CONTACT"):
+        value = occ.get(prop)
+        for v in value if isinstance(value, list) else [value]:
+            possible |= directory.named_in(str(v)) if v is not None else set()
     fields = {"title": _one_line(occ.get("SUMMARY") or "(no title)", 200), "start": _local(begin, tz),
               "end": _local(end, tz), "all_day": all_day, "attendees": names, "uid": uid}
     if location:
         fields["location"] = _one_line(location, 200)
-    return Record("event", "calendar", str(path), f"{uid}#{fields['start']}", fields, sorted(members))
+    return Record("event", "calendar", str(path), f"{uid}#{fields['start']}", fields, sorted(members),
+                  sorted(possible - members))

@@ -4,7 +4,10 @@ Always `policy.default` (also as the mbox factory: the mailbox module's default 
 `Message` objects without `get_body`). A message whose charset Python does not know raises
 `LookupError` in `get_content()`: that message is kept with its bytes decoded leniently and a
 warning, never a crash. Attachments are dropped; only sender, recipients that are members,
-subject, date and the plain-text body are kept (minimisation).
+subject, date and the plain-text body are kept (minimisation). Who a message concerns comes from every
+address header, Bcc and delivery headers included: a member's known address makes them concerned; a
+display name, an unknown address's local part or a name in the subject or body that points at a member
+makes them possibly concerned, and their consent is needed too.
 """
 
 from __future__ import annotations
@@ -89,6 +92,11 @@ def split_mbox(data: bytes) -> list[bytes]:
     return messages
 
 
+# Everyone a message may concern: Bcc and the delivery headers name recipients that To/Cc do not.
+RECIPIENT_HEADERS = ("To", "Cc", "Bcc", "Delivered-To", "X-Original-To", "Resent-To", "Resent-Cc", "Resent-Bcc")
+OTHER_SENDER_HEADERS = ("Sender", "Reply-To", "Resent-From")
+
+
 def _addresses(msg: EmailMessage, header: str) -> list[tuple[str, str]]:
     """(display name, address) pairs; a header too broken to parse gives none."""
     try:
@@ -133,7 +141,7 @@ def message_record(msg: EmailMessage, path: Path, n: int, directory: Directory, 
             return None
         out.warnings.append(Skipped(str(path), f"From {raw_from[:60]!r} holds no address", part))
         senders = [(raw_from, raw_from)]
-    recipients = _addresses(msg, "To") + _addresses(msg, "Cc")
+    recipients = [a for h in RECIPIENT_HEADERS for a in _addresses(msg, h)]
     body, warning = _body(msg)
     if warning:
         out.warnings.append(Skipped(str(path), warning, part))
@@ -141,14 +149,20 @@ def message_record(msg: EmailMessage, path: Path, n: int, directory: Directory, 
     if when is None:
         out.warnings.append(Skipped(str(path), f"no readable Date header ({msg.get('Date')!r}); using the build time", part))
         when = directory.now or datetime.now().isoformat(timespec="minutes")
-    members = {m for _, a in senders + recipients if (m := directory.by_email(a))}
+    people = senders + [a for h in OTHER_SENDER_HEADERS for a in _addresses(msg, h)] + recipients
+    members = {m for _, a in people if (m := directory.by_email(a))}
     if owner:
         members.add(owner)
     name, address = senders[0]
-    fields = {"sender": address, "sender_name": name, "subject": str(msg.get("Subject") or "").strip(),
-              "body": body, "date": when}
+    try:
+        subject = str(msg.get("Subject") or "").strip()
+    except HEADER_ERRORS:
+        subject = ""
+    possible = {m for n, a in people if not directory.by_email(a) for m in directory.possibly_named(n, a)}
+    possible |= directory.named_in(subject) | directory.named_in(body)
+    fields = {"sender": address, "sender_name": name, "subject": subject, "body": body, "date": when}
     key = str(msg.get("Message-ID") or part).strip()
-    return Record("email", "email", str(path), key, fields, sorted(members))
+    return Record("email", "email", str(path), key, fields, sorted(members), sorted(possible - members))
 
 
 def _looks_binary(path: Path) -> bool:

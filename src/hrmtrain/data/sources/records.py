@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,10 @@ class Record:
     source: str  # the file it came from
     key: str  # what identifies it within the file (uid + occurrence, message-id, row)
     fields: dict  # only what the instruction builder needs
-    members: list[str] = field(default_factory=list)  # household members it concerns
+    members: list[str] = field(default_factory=list)  # household members it surely concerns (address, owner)
+    # members it may concern (a display name, a CN, an address's local part, a name in the text): consent
+    # is needed from them too ("deny when unsure")
+    possible: list[str] = field(default_factory=list)
 
     @property
     def sensitive(self) -> bool:
@@ -100,3 +104,24 @@ class Directory:
         """A member by first or full name, case-insensitive (file stems like `alex.ics` too)."""
         t = text.strip().lower()
         return next((m.name for m in self.members if t in (m.name.lower(), m.full_name.lower())), None)
+
+    def named_in(self, text: str, ignore_case: bool = False) -> set[str]:
+        """Members whose first or full name appears in `text` as whole words. A shared surname alone
+        names nobody (it would name every member). Free text is matched case-sensitively ("Will" is a
+        name, "will" a word); display names, CNs and addresses' local parts with `ignore_case`."""
+        if not text:
+            return set()
+        flags = re.IGNORECASE if ignore_case else 0
+        found = set()
+        for m in self.members:
+            for name in {m.name, m.full_name}:
+                if name and re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text, flags):
+                    found.add(m.name)
+        return found
+
+    def possibly_named(self, display_name: str = "", address: str = "") -> set[str]:
+        """Members an address header may stand for although the address is not theirs: its display name or
+        CN ("Sam Roberts" at a work address), or its local part (sam.roberts@..., sam_r@...)."""
+        local = address.split("@", 1)[0] if "@" in address else ""
+        return (self.named_in(display_name, ignore_case=True)
+                | self.named_in(re.sub(r"[._+\-]+", " ", local), ignore_case=True))
