@@ -345,3 +345,81 @@ def test_untraceable_model_is_refused(exported, sample_data, tmp_path):
     with pytest.raises(HrmError, match="cannot be traced in the audit log"):
         export(cfg, copy)
     assert versions(tmp_path / "r" / "lmodule") == []
+
+
+def _verify_copy(exported, tmp_path, tamper, log=None):
+    """Copy the exported repository, tamper with the copy, verify it against the export's audit log."""
+    tmp = exported[0]
+    repo = tmp_path / "copy"
+    shutil.copytree(tmp / "repo", repo)
+    tamper(repo)
+    res = run_cli(["export", "verify", "--repository", str(repo), "--log", str(log or tmp / "lineage")], cwd=tmp_path)
+    assert "Traceback" not in res.stderr, res.stderr
+    return res
+
+
+def test_a_copied_repository_verifies_against_the_same_log(exported, tmp_path):
+    res = _verify_copy(exported, tmp_path, lambda repo: None)
+    assert res.returncode == 0, res.stderr
+
+
+def _edit_model_and_manifest(repo):
+    from hrmtrain.lineage import file_sha256
+
+    target = repo / "embedder" / "1" / "tokenizer_config.json"
+    target.write_text(target.read_text().replace("{", "{ ", 1))
+    m = json.loads((repo / "embedder" / "1" / MANIFEST).read_text())
+    m["files"]["tokenizer_config.json"] = file_sha256(target)
+    (repo / "embedder" / "1" / MANIFEST).write_text(json.dumps(m))
+
+
+def _served_tampered_version_two(repo):
+    from hrmtrain.lineage import file_sha256
+
+    shutil.copytree(repo / "reranker" / "1", repo / "reranker" / "2")
+    victim = next(p for p in sorted((repo / "reranker" / "2").glob("*.json")) if p.name != MANIFEST)
+    victim.write_text(victim.read_text() + " ")
+    m = json.loads((repo / "reranker" / "2" / MANIFEST).read_text())
+    m["version"] = 2
+    m["files"] = {k: file_sha256(repo / "reranker" / "2" / k) for k in m["files"]}
+    (repo / "reranker" / "2" / MANIFEST).write_text(json.dumps(m))
+    cfg = (repo / "reranker" / CONFIG).read_text()
+    (repo / "reranker" / CONFIG).write_text(cfg.replace("versions: 1", "versions: 2"))
+
+
+def _set_platform(repo):
+    cfg = (repo / "embedder" / CONFIG).read_text()
+    (repo / "embedder" / CONFIG).write_text(cfg.replace('platform: "onnxruntime_onnx"', 'platform: "pytorch_libtorch"'))
+
+
+def _add_parameter(repo):
+    (repo / "embedder" / CONFIG).write_text((repo / "embedder" / CONFIG).read_text()
+                                            + 'parameters { key: "EXECUTION_ENV_PATH" value { string_value: "/tmp/x" } }\n')
+
+
+def _break_log(log_copy):
+    def tamper(repo):
+        (log_copy / "audit.head.json").unlink()
+    return tamper
+
+
+@pytest.mark.parametrize("tamper, expected", [
+    (_edit_model_and_manifest, "differs from what the export recorded"),
+    (_served_tampered_version_two, "no export in"),
+    (lambda repo: (repo / "lmodule" / CONFIG).unlink(), "lmodule/config.pbtxt: missing"),
+    (_set_platform, "platform differs from what the export wrote"),
+    (_add_parameter, "parameters differs from what the export wrote"),
+    (lambda repo: (repo / "embedder" / "1" / MANIFEST).write_text("[]"), "not a version manifest"),
+], ids=["model+manifest", "served-v2", "config-deleted", "platform", "parameters", "manifest-list"])
+def test_each_tampering_is_a_problem_with_exit_1(exported, tmp_path, tamper, expected):
+    res = _verify_copy(exported, tmp_path, tamper)
+    assert res.returncode == 1 and expected in res.stderr, res.stderr
+
+
+def test_a_missing_or_broken_log_is_a_problem_with_exit_1(exported, tmp_path):
+    res = _verify_copy(exported, tmp_path, lambda repo: None, log=tmp_path / "nonexistent")
+    assert res.returncode == 1 and "no audit log" in res.stderr
+    log_copy = tmp_path / "lineage"
+    shutil.copytree(exported[0] / "lineage", log_copy)
+    res = _verify_copy(exported, tmp_path / "b", _break_log(log_copy), log=log_copy)
+    assert res.returncode == 1 and "audit.head.json" in res.stderr

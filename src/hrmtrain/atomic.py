@@ -88,6 +88,22 @@ def staged_dir(final: str | os.PathLike, replace: bool = False,
         raise
 
 
+def ensure_writable(folder: str | os.PathLike, what: str = "output folder") -> Path:
+    """Create `folder` if needed and check a file can be written in it, before any long work: a read-only
+    or unwritable output folder is an error naming it, not a PermissionError after an hour of training."""
+    from hrmtrain.errors import HrmError
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise HrmError(f"{folder}: the {what} cannot be written ({exc.strerror or exc})") from None
+    return folder
+
+
 @contextmanager
 def locked(lock_file: str | os.PathLike) -> Iterator[None]:
     """An exclusive advisory lock on `lock_file` (created with its folder): one writer at a time across

@@ -97,6 +97,15 @@ def run_stage(stage: str, cfg):
         print(f"hrmtrain {stage}: error: {exc}", file=sys.stderr)
         sweep.record_outcome(stage, exc)
         sys.exit(2)
+    except OSError as exc:
+        from hrmtrain.errors import file_error_message
+
+        message = file_error_message(exc)
+        if message is None:
+            raise
+        print(f"hrmtrain {stage}: error: {message}", file=sys.stderr)
+        sweep.record_outcome(stage, HrmError(message))
+        sys.exit(2)
     sweep.record_outcome(stage, None)
     return None
 

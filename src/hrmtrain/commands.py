@@ -126,17 +126,21 @@ def data_tools_main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
 
     if args.tool == "redact":
-        from hrmtrain.data.redact import Redactor
+        from hrmtrain.data.redact import MAX_TEXT_CHARS, Redactor
 
         src = Path(args.input)
         if not src.is_file():
             raise DataError(src, "no such file")
+        atomic.ensure_writable(Path(args.output).resolve().parent, "output's folder")
         from hrmtrain.jsonl import read_json_lines
 
         rows = []
         for n, row in read_json_lines(src):
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
                 raise DataError(src, "needs a string field 'text'", n)
+            if len(row["text"]) > MAX_TEXT_CHARS:
+                raise DataError(src, f"'text' has {len(row['text']):,} characters; at most {MAX_TEXT_CHARS:,} "
+                                     "per line are redacted (split the text over several lines)", n)
             rows.append(row)
         redacted = Redactor().redact_many([r["text"] for r in rows])
         for row, (text, spans) in zip(rows, redacted):
@@ -195,16 +199,13 @@ def export_main(argv: list[str]) -> int:
                           f"{r['bytes'] / 1e6:,.0f}", style="bold" if r["served"] else None)
         Console().print(table)
     elif args.action == "verify":
-        problems, checked, unrecorded = verify_repository(repo, args.log)
+        problems, checked = verify_repository(repo, args.log)
         for problem in problems:
             print(problem, file=sys.stderr)
-        if unrecorded:
-            print(f"note: {len(unrecorded)} version(s) not recorded by any export in {args.log} (another log, or "
-                  f"the repository moved), checked against their manifests only: "
-                  f"{', '.join(str(p) for p in unrecorded[:3])}{' ...' if len(unrecorded) > 3 else ''}")
         if problems:
             return 1
-        print(f"{repo.root}: {checked} versions, every file matches its manifest and every config its graph")
+        print(f"{repo.root}: {checked} versions, every file matches its manifest, every config its graph and "
+              f"export, and every version what an export recorded in {args.log}")
     elif args.action == "promote":
         before = repo.promote(args.model, args.version)
         print(f"{args.model}: now serving version {args.version} (was {', '.join(map(str, before)) or 'none'})")
@@ -241,5 +242,13 @@ def run_command(name: str, argv: list[str]) -> None:
         code = main(argv)
     except HrmError as exc:
         print(f"hrmtrain {name}: error: {exc}", file=sys.stderr)
+        code = 2
+    except OSError as exc:
+        from hrmtrain.errors import file_error_message
+
+        message = file_error_message(exc)
+        if message is None:
+            raise
+        print(f"hrmtrain {name}: error: {message}", file=sys.stderr)
         code = 2
     sys.exit(code)

@@ -20,3 +20,12 @@ class ModelNotFoundError(HrmError):
 
 class CheckpointError(HrmError):
     """A checkpoint that cannot be resumed from (missing, corrupt, or from another config)."""
+
+
+def file_error_message(exc: OSError) -> str | None:
+    """One line for an OS error on a named file (a read-only output folder, a full disk, a missing file),
+    or None where the error names no file (then it is a bug, and the traceback is kept)."""
+    if not getattr(exc, "filename", None):
+        return None
+    action = "cannot write" if exc.errno in (1, 13, 28, 30, 122) else "cannot use"  # EPERM EACCES ENOSPC EROFS EDQUOT
+    return f"{action} {exc.filename}: {exc.strerror or exc}"

@@ -9,14 +9,24 @@ from hrmtrain.errors import DataError
 
 
 def read_json_lines(path: str | Path) -> list[tuple[int, object]]:
-    """(line number, value) for each non-blank line."""
+    """(line number, value) for each non-blank line. Lines end at "\n" only (JSON strings may hold U+2028,
+    U+0085 and other characters str.splitlines() would split at); each line is decoded on its own, so a bad
+    byte is named by its line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not UTF-8 text ({exc})") from None
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise DataError(path, "a folder, not a JSON Lines file") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot be read ({exc.strerror})") from None
     rows = []
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError as exc:
+            raise DataError(path, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})", n) from None
+        if n == 1:
+            line = line.removeprefix("\ufeff")
         if not line.strip():
             continue
         try:

@@ -51,6 +51,7 @@ def ingest_main(root: Path, out: Path, household: Path | None, consent_db: Path 
     if not root.is_dir():
         raise DataError(root, "no such folder")
     check_out_folder(out, root)
+    atomic.ensure_writable(out.parent, "folder of --out")
     log = AuditLog(log_dir)
     log.check()
     explicit, household = household is not None, household or root / "household.json"

@@ -86,6 +86,40 @@ class NoopPolicy:
         return Turn("Sorry, I can't help with that.", [], tokens=8)
 
 
+def load_saved_model(model_path: str):
+    """(tokenizer, model) from a saved Hugging Face folder; a missing folder, a corrupt config.json or corrupt
+    weights is a CheckpointError naming the file and the problem, not a traceback from transformers."""
+    import json
+    from pathlib import Path
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from hrmtrain.errors import CheckpointError
+
+    folder = Path(model_path)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such model folder")
+    config = folder / "config.json"
+    try:
+        json.loads(config.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{config}: missing (not a saved model folder)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{config}: corrupt, not valid JSON ({exc})") from None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except Exception as exc:  # transformers raises OSError, ValueError, JSON and tokenizers' own errors
+        raise CheckpointError(f"{folder}: the tokenizer cannot be loaded ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+    try:
+        model = AutoModelForCausalLM.from_pretrained(folder)
+    except Exception as exc:  # config values, safetensors headers, shapes: each library's own error type
+        weights = ", ".join(p.name for p in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))) or "none"
+        raise CheckpointError(f"{folder}: the model cannot be loaded from config.json and its weights ({weights}): "
+                              f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+    return tokenizer, model
+
+
 class LocalPolicy:
     """A transformers causal LM with its chat template (Qwen3: tools in the system prompt, Hermes calls)."""
 
@@ -93,10 +127,8 @@ class LocalPolicy:
 
     def __init__(self, model_path: str, device: str = "cpu", enable_thinking: bool = False,
                  temperature: float = 0.0, seed: int = 0):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.model = AutoModelForCausalLM.from_pretrained(model_path).to(device).eval()
+        self.tokenizer, model = load_saved_model(model_path)
+        self.model = model.to(device).eval()
         self.device, self.enable_thinking, self.temperature = device, enable_thinking, temperature
         self.reseed(seed)
 

@@ -121,6 +121,10 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None) -> tuple[d
     kind = _value(e.policy)
     if kind == "local" and model is None:
         model = model_path(cfg)
+    if out is None:
+        out = (model.parent / "eval" / "results.json") if model and model.name == "model" \
+            else Path(cfg.run.dir) / f"eval-{kind}.json"
+    atomic.ensure_writable(out.parent, "results folder")  # before the episodes, not after them
     factory = make_policy_factory(cfg, model)
     planner = make_planner(cfg, factory)
     budget = Budget(**OmegaConf.to_container(e.budget))
@@ -161,9 +165,6 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None) -> tuple[d
                                        "episodes": [ep.to_dict() for ep in episodes]}
     # what a person rating an episode needs to see beside it (hrmtrain humaneval): the request and the gold
     results["task_details"] = {t.task_id: _task_detail(t) for t in tasks + (safety_tasks() if e.safety else [])}
-    if out is None:
-        out = (model.parent / "eval" / "results.json") if model and model.name == "model" \
-            else Path(cfg.run.dir) / f"eval-{kind}.json"
     atomic.write_json(out, results)
     return results, out
 

@@ -95,15 +95,31 @@ def load_tasks(path: str | Path) -> list[Task]:
     if not path.is_file():
         raise DataError(path, "no task file (run `hrmtrain data` to write the test split)")
     if path.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        rows = pq.read_table(path).to_pylist()
+        try:
+            rows = list(enumerate(pq.read_table(path).to_pylist(), start=1))
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(path, f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})") from None
     else:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        from hrmtrain.jsonl import read_json_lines
+
+        rows = read_json_lines(path)
+    if not rows:
+        raise DataError(path, "holds no tasks: an evaluation of 0 tasks would say nothing")
     tasks = []
-    for n, row in enumerate(rows, start=1):
-        if "initial_state" not in row or not row.get("messages"):
-            raise DataError(path, "row has no 'initial_state' or 'messages' (not written by `hrmtrain data`?)", n)
-        row = {**row, "messages": [{k: v for k, v in m.items() if v is not None} for m in row["messages"]]}
-        tasks.append(task_from_row(row, f"{path.stem}-{n}"))
+    for n, row in rows:
+        if not isinstance(row, dict):
+            raise DataError(path, f"a task is a JSON object, found {type(row).__name__}", n)
+        missing = [k for k in ("messages", "tools", "initial_state", "task_type") if row.get(k) in (None, "", [])]
+        if missing:
+            raise DataError(path, f"missing {', '.join(repr(k) for k in missing)} (rows as `hrmtrain data` writes them)", n)
+        try:
+            row = {**row, "messages": [{k: v for k, v in m.items() if v is not None} for m in row["messages"]]}
+            tasks.append(task_from_row(row, f"{path.stem}-{n}"))
+        except DataError as exc:
+            raise DataError(path, exc.problem, n) from None
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(path, f"not a task row ({type(exc).__name__}: {exc})", n) from None
     return tasks

@@ -159,6 +159,36 @@ def config_problems(cfg, signature: Signature, where: str) -> list[str]:
     return problems
 
 
+def config_drift(cfg, spec: ModelSpec, where: str) -> list[str]:
+    """Fields of the config other than its inputs, outputs and version policy (platform, backend, batching,
+    parameters, instance groups, name) that differ from what the export wrote for the served version."""
+    want = model_config(spec, list(cfg.version_policy.specific.versions))
+    have = type(cfg)()
+    have.CopyFrom(cfg)
+    for msg in (want, have):
+        msg.ClearField("version_policy")
+        msg.ClearField("input")
+        msg.ClearField("output")
+    if want == have:
+        return []
+    return [f"{where}: {f.name} differs from what the export wrote for the served version "
+            f"({a!r} expected, {b!r} found)" for f in want.DESCRIPTOR.fields
+            if (a := _show(getattr(want, f.name))) != (b := _show(getattr(have, f.name)))]
+
+
+def _show(value) -> str:
+    from google.protobuf import text_format
+    from google.protobuf.message import Message
+
+    if isinstance(value, Message):
+        return text_format.MessageToString(value, as_one_line=True)
+    if hasattr(value, "items"):
+        return ", ".join(f"{k}={_show(v)}" for k, v in sorted(value.items()))
+    if isinstance(value, (list, tuple)) or type(value).__name__.startswith("Repeated"):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
 def served_versions(model_dir: Path) -> list[int]:
     """The versions the config's policy names (`latest` resolved against the folders)."""
     cfg = parse_config(model_dir / CONFIG)
@@ -191,9 +221,12 @@ class Repository:
         return atomic.locked(self.root / ".repository.lock")
 
     def models(self) -> list[str]:
+        """Model folders: those with a config.pbtxt, and those with version folders but no config (which
+        `verify` reports: a model whose config was deleted is still checked)."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and (p / CONFIG).is_file())
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                      and ((p / CONFIG).is_file() or versions(p)))
 
     def model_dir(self, model: str) -> Path:
         path = self.root / model
@@ -205,11 +238,17 @@ class Repository:
     def manifest(self, model: str, version: int) -> dict:
         path = self.root / model / str(version) / MANIFEST
         try:
-            return json.loads(path.read_text())
+            manifest = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise RepositoryError(f"{path}: missing (version {version} of {model} has no manifest)") from None
-        except json.JSONDecodeError as exc:
-            raise RepositoryError(f"{path}: not valid JSON ({exc})") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RepositoryError(f"{path}: not valid JSON ({exc})") from None
+        except OSError as exc:
+            raise RepositoryError(f"{path}: cannot be read ({exc.strerror})") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+            raise RepositoryError(f"{path}: not a version manifest (an object with 'files': {{name: sha256}} "
+                                  f"expected, found {type(manifest).__name__})")
+        return manifest
 
     # -- writing -------------------------------------------------------------------------------------
     def add_version(self, spec: ModelSpec, fill: Callable[[Path, int], None], manifest: dict, promote: bool = True) -> int:
@@ -276,9 +315,12 @@ class Repository:
         problems += [f"{folder / name}: not listed in {MANIFEST} (added after the export)"
                      for name in sorted(set(actual) - set(listed))]
         signature = manifest.get("signature")
-        if served and signature and (self.root / model / CONFIG).is_file():
-            problems += config_problems(parse_config(self.root / model / CONFIG), Signature.from_dict(signature),
-                                        str(self.root / model / CONFIG))
+        if served and (self.root / model / CONFIG).is_file():
+            cfg = parse_config(self.root / model / CONFIG)
+            if signature:
+                problems += config_problems(cfg, Signature.from_dict(signature), str(self.root / model / CONFIG))
+            if isinstance(manifest.get("spec"), dict):
+                problems += config_drift(cfg, _spec_from_json(manifest["spec"]), str(self.root / model / CONFIG))
         graph = folder / "model.onnx"
         if graph.is_file() and signature and not problems:
             real = onnx_signature(graph)
@@ -292,6 +334,10 @@ class Repository:
         problems = []
         for model in self.models():
             model_dir = self.root / model
+            if not (model_dir / CONFIG).is_file():
+                problems.append(f"{model_dir / CONFIG}: missing: the model cannot be served, nor its config checked")
+                problems += [p for v in versions(model_dir) for p in self.verify_version(model, v, served=False)]
+                continue
             try:
                 served = served_versions(model_dir)
             except RepositoryError as exc:

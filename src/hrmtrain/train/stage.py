@@ -117,6 +117,8 @@ def train(cfg) -> TrainResult:
     tokenizer = models.load_tokenizer(source)
     train_rows, val_rows = load_train_val(cfg.data.path, cfg.data.val_ratio, cfg.data.seed)
     run_dir, resuming = run_folder(cfg, info)  # named, not created yet
+    if info.is_main:
+        atomic.ensure_writable(run_dir.parent, "run.dir folder")
     if source.is_tiny and uses_household_tokenizer(cfg):
         tokenizer = tiny_tokenizer(cfg, tokenizer, train_rows, run_dir, resuming)
         _check_same_vocabulary(tokenizer, info)

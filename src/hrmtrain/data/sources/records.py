@@ -78,16 +78,27 @@ class Directory:
         from hrmtrain.errors import DataError
 
         path = Path(path)
+        shape = "needs {'members': [{'name': str, 'full_name': str, 'emails': [str]}], 'timezone': str, 'now': str}"
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            members = [Member(m["name"], m.get("full_name", m["name"]), tuple(e.lower() for e in m.get("emails", [])))
-                       for m in raw["members"]]
         except FileNotFoundError:
             raise DataError(path, "no household.json: the household's members are needed to attribute records") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(path, f"not valid JSON ({exc})") from None
-        except (KeyError, TypeError) as exc:
-            raise DataError(path, f"needs 'members': [{{'name', 'full_name', 'emails'}}] (missing {exc})") from None
+        if not isinstance(raw, dict) or not isinstance(raw.get("members"), list):
+            found = type(raw.get("members")).__name__ if isinstance(raw, dict) else type(raw).__name__
+            raise DataError(path, f"{shape}; 'members' is {found}" if isinstance(raw, dict) else f"{shape}; found {found}")
+        members = []
+        for n, m in enumerate(raw["members"], start=1):
+            ok = (isinstance(m, dict) and isinstance(m.get("name"), str) and m["name"].strip()
+                  and isinstance(m.get("full_name", ""), str) and isinstance(m.get("emails", []), list)
+                  and all(isinstance(e, str) for e in m.get("emails", [])))
+            if not ok:
+                raise DataError(path, f"member {n} is not {{'name': str, 'full_name': str, 'emails': [str]}}: {m!r:.80}")
+            members.append(Member(m["name"], m.get("full_name") or m["name"], tuple(e.lower() for e in m.get("emails", []))))
+        for key in ("timezone", "now"):
+            if key in raw and not isinstance(raw[key], str):
+                raise DataError(path, f"'{key}' must be a string, found {type(raw[key]).__name__}")
         if not members:
             raise DataError(path, "lists no members")
         return cls(members, raw.get("timezone", "UTC"), raw.get("now", ""))
