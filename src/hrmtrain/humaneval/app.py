@@ -8,6 +8,11 @@ whether or not it exists), in their own shuffled order, and sees no system name.
 wrote is shown through Jinja2's autoescaping, so markup in an answer is text. A rating is committed to
 SQLite (append-only, synchronous) before the page moves on, so stopping the server loses nothing that
 was acknowledged.
+
+Cross-site requests: every state-changing request (POST) whose Origin (or, without one, Referer) is not
+this server is refused with 403, sign-in included (login CSRF), before any cookie is looked at. Only the
+configured host names are answered (a DNS-rebinding page cannot reach the app under another name).
+Every response, error pages included, carries the security headers.
 """
 
 from __future__ import annotations
@@ -34,13 +39,58 @@ SECURITY_HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src '
                     "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 
-def make_app(study_path: str | Path):
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _host_name(netloc: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        return (urlsplit(f"//{netloc}").hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def make_app(study_path: str | Path, allowed_hosts: tuple[str, ...] | list[str] = LOCAL_HOSTS):
+    """`allowed_hosts`: the names the app answers to ("*" for any, e.g. behind a proxy that checks them)."""
+    from urllib.parse import urlsplit
+
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     study = Study(study_path)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     app = FastAPI(title="hrmtrain human evaluation", docs_url=None, redoc_url=None, openapi_url=None)
     items_by_id = {i.id: i for i in study.items()}
+    hosts = {h.lower().strip("[]") for h in allowed_hosts}
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        """Host and Origin checks first, then the security headers on whatever is answered (404 and 400 too)."""
+        host = request.headers.get("host", "")
+        if "*" not in hosts and _host_name(host) not in hosts:
+            response = JSONResponse({"error": f"host {host!r} is not served here"}, 400)
+        elif request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request, host):
+            response = JSONResponse({"error": "cross-site request refused"}, 403)
+        else:
+            response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def _same_origin(request: Request, host: str) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None:
+            referer = request.headers.get("referer")
+            if referer is None:
+                return True  # not a browser form (scripts with a Bearer token send neither)
+            origin = referer
+        if origin == "null":
+            return False
+        try:
+            parts = urlsplit(origin)
+        except ValueError:
+            return False
+        return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
     def page(name: str, status: int = 200, **context) -> HTMLResponse:
         return HTMLResponse(env.get_template(name).render(**context), status_code=status, headers=SECURITY_HEADERS)
@@ -162,9 +212,14 @@ def make_app(study_path: str | Path):
     return app
 
 
-def serve(study_path: str | Path, host: str = "127.0.0.1", port: int = 8700) -> None:
+def serve(study_path: str | Path, host: str = "127.0.0.1", port: int = 8700,
+          allowed_hosts: list[str] | None = None) -> None:
     import uvicorn
 
-    app = make_app(study_path)
+    hosts = list(allowed_hosts or []) + list(LOCAL_HOSTS) + ([host] if host not in ("0.0.0.0", "::") else [])
+    if host in ("0.0.0.0", "::") and not allowed_hosts:
+        print("note: listening on every interface; name the host raters use with --allowed-host NAME, or requests "
+              "for any other name than localhost are refused")
+    app = make_app(study_path, hosts)
     print(f"rating app for {study_path} at http://{host}:{port}/  (raters sign in with their token)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -87,6 +87,8 @@ def humaneval_main(argv: list[str]) -> int:
     p = sub.add_parser("serve", parents=[common], help="the rating web app (raters sign in with their token)")
     p.add_argument("--host", default="127.0.0.1", help="default %(default)s; 0.0.0.0 exposes it to the network")
     p.add_argument("--port", type=int, default=8700)
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a host name raters use to reach the app (repeatable; localhost is always allowed)")
     args = ap.parse_args(argv)
 
     if args.action == "create":
@@ -144,5 +146,5 @@ def humaneval_main(argv: list[str]) -> int:
     elif args.action == "serve":
         from hrmtrain.humaneval.app import serve
 
-        serve(study.path, args.host, args.port)
+        serve(study.path, args.host, args.port, args.allowed_host)
     return 0
