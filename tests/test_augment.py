@@ -60,11 +60,12 @@ def test_dates_move_within_the_household_calendar(household):
     records, now = _records(household / "household")
     varied, _ = varied_records(records, copy=3, now=now, seed=1)
     today = date.fromisoformat(now[:10])
-    for v in varied:
-        if v.kind == "todo" and v.fields.get("due"):
-            assert 0 <= (date.fromisoformat(v.fields["due"]) - today).days <= 40
-        if v.kind == "event" and not v.fields.get("all_day"):
-            assert -21 <= (date.fromisoformat(v.fields["start"][:10]) - today).days <= 56
+    dues = [(date.fromisoformat(v.fields["due"]) - today).days for v in varied if v.kind == "todo" and v.fields.get("due")]
+    starts = [(date.fromisoformat(v.fields["start"][:10]) - today).days for v in varied
+              if v.kind == "event" and not v.fields.get("all_day")]
+    assert len(dues) >= 3 and len(starts) >= 10  # the sample household has both: the checks below check something
+    assert all(0 <= d <= 40 for d in dues), dues
+    assert all(-21 <= d <= 56 for d in starts), starts
 
 
 def _rows(path: Path) -> list[dict]:

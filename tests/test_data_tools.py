@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import run_cli
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
+REAL = Path(__file__).resolve().parent / "assets" / "real"  # copied from shared/fixtures/real (SOURCES.md)
 
 
 def test_redact_jsonl_keeps_other_fields(tmp_path):
@@ -130,13 +130,21 @@ def test_ingest_never_replaces_a_folder_it_did_not_write(tmp_path):
 
 
 def test_ingest_real_world_fixtures(tmp_path):
-    if not REAL.is_dir():
-        import pytest
+    import re
 
-        pytest.skip("the shared real-world fixtures are not beside this checkout")
     res = run_cli(["data", "ingest", str(REAL), "--out", str(tmp_path / "out")], cwd=tmp_path, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     files = {k: v for k, v in report["files"].items() if k.endswith((".ics", ".mbox", ".txt"))}
     assert len(files) == 64  # 50 calendars, 14 mails: each loaded or skipped with a reason
-    assert all(v.startswith("skipped: ") and len(v) > 10 or "records" in v for v in files.values())
+    outcome = re.compile(r"^(skipped: \S.{8,}|\d+ records(, \d+ warnings)?(, \d+ parts skipped)?)$")
+    assert [k for k, v in files.items() if not outcome.match(v)] == []
+    loaded = {k for k, v in files.items() if not v.startswith("skipped")}
+    assert {k for k in files if k.startswith("email/")} <= loaded  # every mail is a message
+    assert files["ics/example.ics"] == "3 records" and files["ics/issue_1081_event_with_rrule.ics"] == "10 records"
+    for name, reason in {"big_bad_calendar.ics": "no complete VCALENDAR",
+                         "fuzz_testcase_invalid_month.ics": "no BEGIN:VCALENDAR line",
+                         "parsing_error_in_UTC_offset.ics": "cannot parse: Offset must be less than 24 hours",
+                         "broken_ical.ics": "no usable DTSTART", "minimal.ics": "calendar holds no events"}.items():
+        assert files[f"ics/{name}"].startswith("skipped: ") and reason in files[f"ics/{name}"], name
+    assert len(loaded) == 14 + 29  # all the mails and the 29 calendars with a usable event

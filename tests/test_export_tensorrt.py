@@ -66,15 +66,18 @@ def test_fp8_and_nvfp4_without_qdq_nodes_are_reported(tiny_onnx):
     assert trt._note("bf16", onnx_file) is None
 
 
-def test_missing_gpu_or_tensorrt_is_named():
-    why = trt.tensorrt_missing("python")
-    if trt.cuda_gpu_count() == 0:
-        assert "no NVIDIA GPU" in why
-    elif why:
-        assert "tensorrt" in why
-    why = trt.tensorrt_missing("trtexec")
-    if trt.cuda_gpu_count() and not shutil.which("trtexec"):
-        assert "trtexec is not on PATH" in why
+def test_missing_gpu_or_tensorrt_is_named(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(trt, "cuda_gpu_count", lambda: 0)
+    assert "no NVIDIA GPU" in trt.tensorrt_missing("python") and "no NVIDIA GPU" in trt.tensorrt_missing("trtexec")
+    monkeypatch.setattr(trt, "cuda_gpu_count", lambda: 1)
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # import fails as if not installed
+    assert "tensorrt Python package is not installed" in trt.tensorrt_missing("python")
+    monkeypatch.setattr(trt.shutil, "which", lambda name: None)
+    assert "trtexec is not on PATH" in trt.tensorrt_missing("trtexec")
+    monkeypatch.setattr(trt.shutil, "which", lambda name: f"/opt/tensorrt/bin/{name}")
+    assert trt.tensorrt_missing("trtexec") is None
 
 
 needs_trt = pytest.mark.skipif(trt.tensorrt_missing("python") is not None or not torch.cuda.is_available(),

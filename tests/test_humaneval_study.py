@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import os
 import signal
 import sqlite3
@@ -50,7 +51,9 @@ def test_ab_study_pairs_the_same_tasks_with_overlap_and_gold(results, tmp_path):
     # what a rater sees names no system, and ids are random hex
     for i in items:
         assert set(i.payload) == {"request", "calls", "answer"} and i.payload["request"]
-        assert len(i.id) == 12 and int(i.id, 16) >= 0
+        assert re.fullmatch(r"[0-9a-f]{12}", i.id), i.id
+        assert i.task_id not in i.id and i.system not in i.id
+    assert len({i.id for i in items}) == len(items)
     oracle = next(i for i in regular if i.system == "oracle" and not i.task_type.startswith("safety/"))
     assert oracle.payload["calls"]  # the scripted oracle made the gold calls
     with pytest.raises(StudyError, match="already exists"):

@@ -44,7 +44,10 @@ def _check_run(run_dir):
     retrieval = json.loads((run_dir / "retrieval" / "results.json").read_text())
     assert {"off-the-shelf embedder", "adapted embedder", "adapted embedder + reranker"} <= set(retrieval["systems"])
     assert 'id="retrieval"' in html and "MRR@10 gain of the adapted embedder" in html
-    assert ("The reranker helps" in html) or ("The reranker does not help" in html)
+    rr = retrieval["reranker"]
+    verdict = "The reranker helps" if rr["helps"] else "The reranker does not help"
+    assert rr["helps"] == (rr["mrr@10_with"] is not None and rr["mrr@10_with"] > rr["mrr@10_without"])
+    assert verdict in html and f"{rr['mrr@10_without']:.3f}" in html
     _check_repository(run_dir, html)
     return _val_losses(run_dir), retrieval
 

@@ -34,10 +34,10 @@ def test_native_bf16_check_agrees_with_the_cpu_flags():
         flags = set(open("/proc/cpuinfo").read().split())
     except OSError:
         pytest.skip("no /proc/cpuinfo on this system")
-    if not any(f.startswith("avx512") or f.startswith("amx") for f in flags):
-        assert prec.cpu_has_native_bf16() is False
-    if "avx512_bf16" in flags or "amx_bf16" in flags:
-        assert prec.cpu_has_native_bf16() is True
+    avx512_core = {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags
+    expected = avx512_core or "avx512_bf16" in flags or "amx_bf16" in flags
+    assert prec.cpu_has_native_bf16() is expected, sorted(f for f in flags if f.startswith(("avx512", "amx")))
+    assert prec.resolve("auto", "cpu")[0] == ("bf16" if expected else "fp32")
 
 
 def test_fp16_uses_loss_scaling_and_others_do_not():
