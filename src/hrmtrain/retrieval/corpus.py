@@ -148,11 +148,15 @@ def _context(chunker, chunk, path: Path) -> str:
 
 
 def read_corpus(root: str | Path, directory: Directory, registry: ConsentRegistry, tokenizer_dir: str,
-                max_tokens: int, pdf_pipeline: str = "auto", progress: bool = True) -> Corpus:
+                max_tokens: int, pdf_pipeline: str = "auto", progress: bool = True,
+                snapshot: dict | None = None) -> Corpus:
+    """`snapshot`: the consent snapshot every document is decided against (default: one taken now)."""
+    from hrmtrain.data.consent import decide
     from tqdm import tqdm
 
     from hrmtrain.data.redact import Placeholders, Redactor
 
+    snapshot = snapshot or registry.snapshot()
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, "no documents folder (retrieval.docs): put the household's documents here "
@@ -176,7 +180,7 @@ def read_corpus(root: str | Path, directory: Directory, registry: ConsentRegistr
                                f"({', '.join(n.lower() for n in directory.names)})")
             continue
         personal, members = owner
-        decision = registry.decide(members, CATEGORY, personal)
+        decision = decide(snapshot, members, CATEGORY, personal)
         if not decision.allowed:
             files[str(rel)] = f"excluded: {decision.reason}"
             excluded[decision.reason] += 1

@@ -73,6 +73,8 @@ def adapt(cfg, out: Path, progress: bool = True) -> dict:
     r = cfg.retrieval
     started = time.perf_counter()
     timings: dict[str, float] = {}
+    log = AuditLog(cfg.lineage.dir)
+    log.check()  # before any work
 
     def lap(name: str, since: float) -> float:
         now = time.perf_counter()
@@ -82,10 +84,11 @@ def adapt(cfg, out: Path, progress: bool = True) -> dict:
     docs = ensure_documents(cfg)
     directory = Directory.load(Path(cfg.data.raw) / "household.json")
     registry = ConsentRegistry(cfg.data.consent_db)
+    snapshot = registry.snapshot()  # every document is decided against it, and it is what the log records
     embedder_path = r.embedder or embed.default_embedder()
     t = time.perf_counter()
     corpus = read_corpus(docs, directory, registry, embedder_path, r.chunk_tokens,
-                         str(getattr(r.pdf_pipeline, "value", r.pdf_pipeline)), progress)
+                         str(getattr(r.pdf_pipeline, "value", r.pdf_pipeline)), progress, snapshot)
     questions, dropped = Q.read_questions(r.questions, corpus.chunks)
     _redact_personal_questions(questions, corpus, directory)
     sets = Q.build_query_sets(questions, corpus.chunks, r.heldout_ratio, r.generated_per_chunk, r.seed, dropped)
@@ -108,8 +111,19 @@ def adapt(cfg, out: Path, progress: bool = True) -> dict:
 
     rng = random.Random(r.seed)
     losses: dict[str, list[float]] = {}
+
+    def record(final: Path) -> None:  # the entry, as the models are put in place; if it fails, no models
+        log.append(
+            "retrieval", inputs=[docs / f for f in corpus.files] + ([Path(r.questions)] if Path(r.questions).is_file() else []),
+            # the models' own folders too: a report written beside them later must not break their trace
+            outputs=[final, *(final / m for m in ("embedder", "reranker") if (final / m).is_dir())],
+            config=OmegaConf.to_container(r, resolve=True), consent=snapshot, members=corpus.members,
+            excluded={k: v for k, v in corpus.excluded.items()},
+            details={"files": corpus.files, "systems": {k: v["mrr@10"] for k, v in systems.items()},
+                     "reranker_used": helps})
+
     with tempfile.TemporaryDirectory(prefix="hrmtrain-retrieval-") as work, \
-            atomic.staged_dir(out, replace=True) as tmp:
+            atomic.staged_dir(out, replace=True, commit=record) as tmp:
         work = Path(work)
         rows = [(q.text, text[rng.choice(q.positives)]) for q in sets.train]
         print(f"hrmtrain retrieval: round 1, MNRL on {len(rows)} (query, chunk) pairs")
@@ -188,18 +202,9 @@ def adapt(cfg, out: Path, progress: bool = True) -> dict:
             "embedder_base": embedder_path,
             "timings_s": timings,
         }
-        _write_outputs(tmp, cfg, corpus, sets, model, index, reranker, results, registry)
+        _write_outputs(tmp, cfg, corpus, sets, model, index, reranker, results, snapshot)
         results["timings_s"]["total"] = round(time.perf_counter() - started, 2)
         atomic.write_json(tmp / RESULTS, results)
-    members = corpus.members
-    AuditLog(cfg.lineage.dir).append(
-        "retrieval", inputs=[docs / f for f in corpus.files] + ([Path(r.questions)] if Path(r.questions).is_file() else []),
-        # the models' own folders too: a report written beside them later must not break their trace
-        outputs=[out, *(out / m for m in ("embedder", "reranker") if (out / m).is_dir())],
-        config=OmegaConf.to_container(r, resolve=True), consent=registry.snapshot(), members=members,
-        excluded={k: v for k, v in corpus.excluded.items()},
-        details={"files": corpus.files, "systems": {k: v["mrr@10"] for k, v in systems.items()},
-                 "reranker_used": helps})
     return results
 
 
@@ -225,7 +230,7 @@ def rerank_lists(mined, text: dict[str, str], negatives: int, judged=None) -> li
     return out
 
 
-def _write_outputs(tmp: Path, cfg, corpus, sets, model, index, reranker, results: dict, registry) -> None:
+def _write_outputs(tmp: Path, cfg, corpus, sets, model, index, reranker, results: dict, snapshot: dict) -> None:
     import faiss
 
     from hrmtrain.lineage import content_hash
@@ -237,7 +242,7 @@ def _write_outputs(tmp: Path, cfg, corpus, sets, model, index, reranker, results
                           "".join(json.dumps(q.to_dict(), ensure_ascii=False) + "\n" for q in qs))
     faiss.write_index(index, str(tmp / "index.faiss"))  # rows in corpus.jsonl's order
     common = {"hrmtrain_version": __version__, "corpus_sha256": content_hash(tmp / "corpus.jsonl"),
-              "heldout_documents": sets.heldout_docs, "consent_snapshot_at": registry.snapshot().get("at"),
+              "heldout_documents": sets.heldout_docs, "consent_snapshot_at": snapshot.get("at"),
               "config": OmegaConf.to_container(cfg.retrieval, resolve=True),
               "created": datetime.now().astimezone().isoformat(timespec="seconds")}
     model.save(str(tmp / "embedder"))
