@@ -347,20 +347,27 @@ def test_untraceable_model_is_refused(exported, sample_data, tmp_path):
     assert versions(tmp_path / "r" / "lmodule") == []
 
 
-def _verify_copy(exported, tmp_path, tamper, log=None):
-    """Copy the exported repository, tamper with the copy, verify it against the export's audit log."""
+def _verify_copy(exported, tmp_path, tamper, log=None, cli=False):
+    """Copy the exported repository, tamper with the copy, verify it against the export's audit log
+    (in-process, or through the CLI for its exit status): (problems, CLI result or None)."""
+    from hrmtrain.export.verify import verify_repository
+
     tmp = exported[0]
     repo = tmp_path / "copy"
     shutil.copytree(tmp / "repo", repo)
     tamper(repo)
-    res = run_cli(["export", "verify", "--repository", str(repo), "--log", str(log or tmp / "lineage")], cwd=tmp_path)
-    assert "Traceback" not in res.stderr, res.stderr
-    return res
+    log = log or tmp / "lineage"
+    problems, _ = verify_repository(Repository(repo), log)
+    res = None
+    if cli:
+        res = run_cli(["export", "verify", "--repository", str(repo), "--log", str(log)], cwd=tmp_path)
+        assert "Traceback" not in res.stderr and res.returncode == (1 if problems else 0), res.stderr
+    return problems, res
 
 
 def test_a_copied_repository_verifies_against_the_same_log(exported, tmp_path):
-    res = _verify_copy(exported, tmp_path, lambda repo: None)
-    assert res.returncode == 0, res.stderr
+    problems, res = _verify_copy(exported, tmp_path, lambda repo: None, cli=True)
+    assert problems == [] and res.returncode == 0 and "3 versions" in res.stdout
 
 
 def _edit_model_and_manifest(repo):
@@ -411,15 +418,15 @@ def _break_log(log_copy):
     (_add_parameter, "parameters differs from what the export wrote"),
     (lambda repo: (repo / "embedder" / "1" / MANIFEST).write_text("[]"), "not a version manifest"),
 ], ids=["model+manifest", "served-v2", "config-deleted", "platform", "parameters", "manifest-list"])
-def test_each_tampering_is_a_problem_with_exit_1(exported, tmp_path, tamper, expected):
-    res = _verify_copy(exported, tmp_path, tamper)
-    assert res.returncode == 1 and expected in res.stderr, res.stderr
+def test_each_tampering_is_a_problem(exported, tmp_path, tamper, expected):
+    problems, _ = _verify_copy(exported, tmp_path, tamper, cli=tamper is _served_tampered_version_two)
+    assert any(expected in p for p in problems), problems
 
 
 def test_a_missing_or_broken_log_is_a_problem_with_exit_1(exported, tmp_path):
-    res = _verify_copy(exported, tmp_path, lambda repo: None, log=tmp_path / "nonexistent")
+    problems, res = _verify_copy(exported, tmp_path, lambda repo: None, log=tmp_path / "nonexistent", cli=True)
     assert res.returncode == 1 and "no audit log" in res.stderr
     log_copy = tmp_path / "lineage"
     shutil.copytree(exported[0] / "lineage", log_copy)
-    res = _verify_copy(exported, tmp_path / "b", _break_log(log_copy), log=log_copy)
-    assert res.returncode == 1 and "audit.head.json" in res.stderr
+    problems, _ = _verify_copy(exported, tmp_path / "b", _break_log(log_copy), log=log_copy)
+    assert any("audit.head.json" in p for p in problems), problems
