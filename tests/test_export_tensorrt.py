@@ -3,7 +3,6 @@ and running an engine needs an NVIDIA GPU and TensorRT and is skipped elsewhere,
 
 from __future__ import annotations
 
-import shutil
 from types import SimpleNamespace
 
 import numpy as np
