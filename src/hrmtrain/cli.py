@@ -93,18 +93,14 @@ def run_stage(stage: str, cfg):
     try:
         check_values(cfg)
         _load(STAGES[stage].entry)(cfg)
-    except HrmError as exc:
-        print(f"hrmtrain {stage}: error: {exc}", file=sys.stderr)
-        sweep.record_outcome(stage, exc)
-        sys.exit(2)
-    except OSError as exc:
-        from hrmtrain.errors import file_error_message
+    except (HrmError, OSError) as exc:
+        from hrmtrain.errors import user_message
 
-        message = file_error_message(exc)
+        message = user_message(exc)
         if message is None:
             raise
         print(f"hrmtrain {stage}: error: {message}", file=sys.stderr)
-        sweep.record_outcome(stage, HrmError(message))
+        sweep.record_outcome(stage, exc if isinstance(exc, HrmError) else HrmError(message))
         sys.exit(2)
     sweep.record_outcome(stage, None)
     return None

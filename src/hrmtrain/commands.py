@@ -240,13 +240,10 @@ def run_command(name: str, argv: list[str]) -> None:
     main, _ = TOOLS[name]
     try:
         code = main(argv)
-    except HrmError as exc:
-        print(f"hrmtrain {name}: error: {exc}", file=sys.stderr)
-        code = 2
-    except OSError as exc:
-        from hrmtrain.errors import file_error_message
+    except (HrmError, OSError) as exc:
+        from hrmtrain.errors import user_message
 
-        message = file_error_message(exc)
+        message = user_message(exc)
         if message is None:
             raise
         print(f"hrmtrain {name}: error: {message}", file=sys.stderr)

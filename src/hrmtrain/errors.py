@@ -29,3 +29,13 @@ def file_error_message(exc: OSError) -> str | None:
         return None
     action = "cannot write" if exc.errno in (1, 13, 28, 30, 122) else "cannot use"  # EPERM EACCES ENOSPC EROFS EDQUOT
     return f"{action} {exc.filename}: {exc.strerror or exc}"
+
+
+def user_message(exc: BaseException) -> str | None:
+    """The one-line message for an error a user can fix (HrmError, or an OS error on a named file), or None
+    for a bug, whose traceback is kept."""
+    if isinstance(exc, HrmError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return file_error_message(exc)
+    return None

@@ -179,7 +179,7 @@ def build(cfg) -> BuildResult:
     if not split.splits["val"]:
         raise DataError(raw, f"too little data for a validation split at data.val_ratio={d.val_ratio}")
 
-    members = sorted({m for r in used for m in (*r.members, *r.possible)})
+    members = sorted(set().union(*(r.concerned for r in used)))
 
     def record(final: Path) -> None:  # the entry, once the dataset is in place; if it fails, no dataset
         log.append(
@@ -227,9 +227,15 @@ def print_build(result: BuildResult) -> None:
     counts.add_row("total", *(str(sum(result.counts[s].values())) for s in SPLITS), style="bold")
     console.print(counts)
     if result.excluded:
-        ex = Table(title="records excluded (never written)")
-        ex.add_column("reason")
-        ex.add_column("records", justify="right")
-        for reason, n in result.excluded.items():
-            ex.add_row(reason, str(n))
-        console.print(ex)
+        console.print(excluded_table(result.excluded))
+
+
+def excluded_table(excluded: dict[str, int], title: str = "records excluded (never written)"):
+    from rich.table import Table
+
+    ex = Table(title=title)
+    ex.add_column("reason")
+    ex.add_column("records", justify="right")
+    for reason, n in excluded.items():
+        ex.add_row(reason, str(n))
+    return ex

@@ -42,7 +42,7 @@ def ingest_main(root: Path, out: Path, household: Path | None, consent_db: Path 
     from rich.console import Console
     from rich.table import Table
 
-    from hrmtrain.data.build import redact_records
+    from hrmtrain.data.build import excluded_table, redact_records
     from hrmtrain.data.consent import ConsentRegistry, decide
     from hrmtrain.data.sources.ingest import ingest
     from hrmtrain.data.sources.records import Directory
@@ -74,7 +74,7 @@ def ingest_main(root: Path, out: Path, household: Path | None, consent_db: Path 
             else:
                 excluded[decision.reason] += 1
     records = redact_records(allowed, directory)
-    members = sorted({m for r in allowed for m in (*r.members, *r.possible)})
+    members = sorted(set().union(*(r.concerned for r in allowed)))
 
     def record(final: Path) -> None:
         log.append("ingest", inputs=[root / f for f in files], outputs=[final], consent=snapshot, members=members,
@@ -95,12 +95,7 @@ def ingest_main(root: Path, out: Path, household: Path | None, consent_db: Path 
         table.add_row(name, outcome, style="yellow" if outcome.startswith("skipped") else None)
     Console().print(table)
     if excluded:
-        ex = Table(title="records excluded by consent (not written)")
-        ex.add_column("reason")
-        ex.add_column("records", justify="right")
-        for reason, n in sorted(excluded.items()):
-            ex.add_row(reason, str(n))
-        Console().print(ex)
+        Console().print(excluded_table(dict(sorted(excluded.items())), "records excluded by consent (not written)"))
     if registry is None:
         print(f"no consent registry ({consent_db}; set --consent-db): only public records written")
     print(f"{len(records)} records from {sum(1 for o in files.values() if not o.startswith('skipped'))} of "

@@ -28,6 +28,11 @@ class Record:
         return self.category != PUBLIC
 
     @property
+    def concerned(self) -> set[str]:
+        """Everyone whose consent the record needed: the members it concerns, surely or possibly."""
+        return {*self.members, *self.possible}
+
+    @property
     def record_id(self) -> str:
         return hashlib.sha256(f"{self.source}\0{self.key}".encode()).hexdigest()[:16]
 
