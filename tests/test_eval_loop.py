@@ -102,3 +102,17 @@ def test_endpoint_without_url_is_named(sample_data, tmp_path):
     res = run_cli(["eval", "eval.policy=noop", "eval.planner=endpoint", f"data.path={sample_data}",
                    f"run.dir={tmp_path}"], cwd=tmp_path)
     assert res.returncode == 2 and "eval.planner_endpoint.base_url" in res.stderr
+
+
+def test_argument_match_follows_bfcl_types_alternatives_and_no_extras():
+    from hrmtrain.eval.metrics import argument_match
+
+    gold = {"title": "Dentist", "start": "2026-03-06T19:45", "attendees": ["Alex"], "quantity": 2}
+    assert argument_match({"title": " dentist ", "start": "2026-03-06 19:45:00", "attendees": ["alex"], "quantity": 2}, gold)
+    assert not argument_match({**gold, "quantity": "2"}, gold)  # a string is not an integer
+    assert not argument_match({**gold, "quantity": True}, gold)  # nor is a bool
+    assert not argument_match({**gold, "start": "2026-03-06T19:46"}, gold)
+    assert not argument_match({**gold, "location": "home"}, gold)  # an unexpected parameter
+    assert not argument_match({k: v for k, v in gold.items() if k != "attendees"}, gold)  # a missing one
+    assert not argument_match({**gold, "attendees": ["Alex", "Sam"]}, gold)
+    assert not argument_match(None, gold)

@@ -29,6 +29,13 @@ class Precision(str, Enum):
     fp32 = "fp32"
 
 
+class ChatTemplate(str, Enum):
+    auto = "auto"  # the model's own where it renders tools and tool calls, else lmodule
+    lmodule = "lmodule"  # Qwen3's format, prefix-preserving: an episode trains as one sequence (chat_templates.py)
+    qwen3 = "qwen3"  # Qwen3's stock template
+    model = "model"  # always the model's own
+
+
 class Quant(str, Enum):
     none = "none"
     nvfp4 = "nvfp4"
@@ -73,6 +80,12 @@ class EvalPlanner(str, Enum):
     passthrough = "passthrough"  # the whole request as one step (what a small L-Module can use)
     lmodule = "lmodule"  # the evaluated policy itself, with a planner prompt
     endpoint = "endpoint"  # a separate model behind an OpenAI-compatible endpoint (eval.planner_endpoint)
+
+
+class EvalPrecision(str, Enum):
+    auto = "auto"  # bf16 weights where the CPU/GPU computes bf16 natively, else fp32
+    bf16 = "bf16"
+    fp32 = "fp32"
 
 
 class EvalLoop(str, Enum):
@@ -149,6 +162,7 @@ class ModelConfig:
     nvfp4_export: Nvfp4Export = Nvfp4Export.w4a4
     nvfp4_calibration_sequences: int = 16  # validation sequences the activation scales are calibrated on
     revision: Optional[str] = None
+    chat_template: ChatTemplate = ChatTemplate.auto
     lora: LoraConfig = field(default_factory=LoraConfig)
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
 
@@ -159,9 +173,10 @@ class DataConfig:
     raw: str = "household"  # the household's files; the sample household is generated here if absent
     consent_db: str = "${data.raw}/consent.sqlite"
     val_ratio: float = 0.05
-    test_ratio: float = 0.1
+    test_ratio: float = 0.3  # held-out tasks: enough for intervals that separate trained from base
     balance: Balance = Balance.oversample  # per task type, train split only
     vary_copies: int = 0  # slot-varied copies of each training record (data/augment.py); 0: none
+    heldout_phrasing_ratio: float = 0.5  # test rows asked in templates training never used (data/phrasing.py)
     enable_thinking: bool = False
     seed: int = 0
 
@@ -233,6 +248,8 @@ class EvalConfig:
     budget_sweep: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])  # H cycles, success@budget
     trials: int = 1  # episodes per task; pass^k for k <= trials (needs temperature > 0 to differ)
     temperature: float = 0.0
+    batch_size: int = 16  # episodes whose turns a local model generates together
+    precision: EvalPrecision = EvalPrecision.auto  # the local model's weights during evaluation
     max_tasks: Optional[int] = None
     compare_base: bool = True  # `hrmtrain pipeline`: evaluate the untrained base beside the trained model
     seed: int = 0
@@ -415,6 +432,7 @@ def check_values(cfg) -> None:
         "model.nvfp4_calibration_sequences": cfg.model.nvfp4_calibration_sequences,
         **{f"eval.budget.{k}": v for k, v in cfg.eval.budget.items()},
         "eval.trials": cfg.eval.trials,
+        "eval.batch_size": cfg.eval.batch_size,
         "perf.profile_steps": cfg.perf.profile_steps,
         "perf.prefetch_factor": cfg.perf.prefetch_factor,
         "eval.load.max_new_tokens": cfg.eval.load.max_new_tokens,
@@ -437,6 +455,8 @@ def check_values(cfg) -> None:
         raise ConfigValueError("data.val_ratio", d.val_ratio, "a float in (0, 1)")
     if not 0.0 <= d.test_ratio < 1.0 or d.val_ratio + d.test_ratio >= 1.0:
         raise ConfigValueError("data.test_ratio", d.test_ratio, "a float in [0, 1) with val_ratio + test_ratio < 1")
+    if not 0.0 <= d.heldout_phrasing_ratio <= 1.0:
+        raise ConfigValueError("data.heldout_phrasing_ratio", d.heldout_phrasing_ratio, "a float in [0, 1]")
     if d.vary_copies < 0:
         raise ConfigValueError("data.vary_copies", d.vary_copies, "an integer >= 0")
     if cfg.model.tiny.vocab_size < 512:

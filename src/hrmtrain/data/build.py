@@ -18,7 +18,9 @@ from omegaconf import OmegaConf
 
 from hrmtrain import __version__, atomic
 from hrmtrain.data.consent import POSSIBLY_CONCERNED, ConsentError, ConsentRegistry, decide
+from hrmtrain.data import phrasing
 from hrmtrain.data.instruct import build_examples
+from hrmtrain.data.sources.records import Record
 from hrmtrain.data.sources.ingest import ingest
 from hrmtrain.data.sources.records import Directory, Record
 from hrmtrain.data.split import SPLITS, assign
@@ -102,9 +104,15 @@ def _parquet_rows(rows: list[dict]) -> list[dict]:
                                    for c in m["tool_calls"]]
             messages.append(m)
         out.append({"messages": messages, "tools": json.dumps(r["tools"], ensure_ascii=False),
-                    "task_type": r["task_type"], "multi_step": r["multi_step"], "record_id": r["record_id"],
-                    "initial_state": r["initial_state"]})
+                    "task_type": r["task_type"], "phrasing": r.get("phrasing", ""),
+                    "held_out_phrasing": bool(r.get("phrasing")) and phrasing.is_held_out(*_split_id(r["phrasing"])),
+                    "multi_step": r["multi_step"], "record_id": r["record_id"], "initial_state": r["initial_state"]})
     return out
+
+
+def _split_id(phrasing_id: str) -> tuple[str, int]:
+    task_type, index = phrasing_id.rsplit("#", 1)
+    return task_type, int(index)
 
 
 def _write_parquet(path: Path, rows: list[dict]) -> None:
@@ -129,6 +137,22 @@ def varied_examples(records: list[Record], train: list[dict], copies: int, now: 
             row["record_id"] = origin[row["record_id"]]
             rows.append(row)
     return rows
+
+
+def with_held_out_phrasings(test: list[dict], records: list[Record], now: str, seed: int, ratio: float) -> list[dict]:
+    """The test split with a `ratio` share of its rows (chosen by a hash of record and task type) asked in
+    the held-out templates of phrasing.py instead: same record, slots and gold, wording never trained on."""
+    if ratio <= 0 or not test:
+        return test
+    import hashlib
+
+    wanted = {(r["record_id"], r["task_type"]) for r in test
+              if int.from_bytes(hashlib.sha256(f"{seed}|{r['record_id']}|{r['task_type']}|heldout".encode())
+                                .digest()[:4], "big") / 2**32 < ratio}
+    # all records, as the first build had them: the builders' random stream and the recipe book match
+    other = {(r["record_id"], r["task_type"]): r for r in build_examples(records, now, seed=seed, held_out_phrasing=True)}
+    return [{**r, "messages": other[key]["messages"], "phrasing": other[key]["phrasing"]}
+            if (key := (r["record_id"], r["task_type"])) in wanted and key in other else r for r in test]
 
 
 def build(cfg) -> BuildResult:
@@ -173,6 +197,8 @@ def build(cfg) -> BuildResult:
     examples = build_examples(redacted, directory.now, seed=d.seed)
     balance = str(getattr(d.balance, "value", d.balance))
     split = assign(examples, d.val_ratio, d.test_ratio, seed=d.seed, balance="none")
+    split.splits["test"] = with_held_out_phrasings(split.splits["test"], redacted, directory.now, d.seed,
+                                                   d.heldout_phrasing_ratio)
     if d.vary_copies > 0:
         split.splits["train"] += varied_examples(redacted, split.splits["train"], d.vary_copies, directory.now, d.seed)
     split.rebalance(balance, d.seed)
@@ -201,7 +227,7 @@ def build(cfg) -> BuildResult:
             "excluded": dict(sorted(excluded.items())),
             "balance": balance,
             "config": {k: v for k, v in OmegaConf.to_container(d, resolve=True).items()
-                       if k in ("val_ratio", "test_ratio", "seed", "balance", "vary_copies")},
+                       if k in ("val_ratio", "test_ratio", "seed", "balance", "vary_copies", "heldout_phrasing_ratio")},
         })
     return BuildResult(out, split.counts, dict(excluded), files, members, len(used),
                        [str(w) for w in loaded.warnings])

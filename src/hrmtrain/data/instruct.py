@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
+from hrmtrain.data import phrasing
 from hrmtrain.data.sources.records import Record
 from hrmtrain.household.schemas import FAMILIES, TOOLS
 from hrmtrain.household.state import Email, Household, Recipe
@@ -22,6 +23,12 @@ from hrmtrain.household.tools import execute
 
 SYSTEM = ("You are the L-Module of a household assistant. Carry out the step you are given with the "
           "household tools, then answer briefly.")
+
+
+def system_prompt(now: str) -> str:
+    """SYSTEM with the household's date and time, which requests such as "this Friday" need."""
+    dt = datetime.fromisoformat(now)
+    return f"{SYSTEM} It is {dt:%A %d %B %Y}, {dt:%H:%M}."
 
 
 class GoldCallError(ValueError):
@@ -35,9 +42,11 @@ class Dialogue:
     household: Household
     family: str
     request: str
+    phrasing: str = ""  # the request's template (phrasing.py), e.g. "schedule#2"
 
     def __post_init__(self):
-        self.messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": self.request}]
+        self.messages = [{"role": "system", "content": system_prompt(self.household.now)},
+                         {"role": "user", "content": self.request}]
         self.initial_state = self.household.to_dict()  # what the evaluation starts an episode from
 
     def call(self, name: str, **arguments) -> dict:
@@ -60,19 +69,25 @@ def _when(iso: str) -> str:
     return f"{dt:%A %d %B} at {dt:%H:%M}"
 
 
+def _now(h: Household) -> datetime:
+    return datetime.fromisoformat(h.now)
+
+
 def _household(now: str, seed: int) -> Household:
     # No member list: names in redacted records are placeholders, so membership is not checked here.
     return Household(now=now, seed=seed)
 
 
 # -- calendar ------------------------------------------------------------------------------------------
-def schedule(rec: Record, h: Household, rng: random.Random) -> Dialogue:
+def schedule(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     f = rec.fields
     who = f.get("attendees", [])
-    d = Dialogue(h, "calendar", f"Put {f['title']} in the calendar on {_when(f['start'])} until "
-                                f"{datetime.fromisoformat(f['end']):%H:%M}"
-                                + (f" for {' and '.join(who)}" if who else "")
-                                + (f", at {f['location']}" if f.get("location") else "") + ".")
+    start, end = datetime.fromisoformat(f["start"]), datetime.fromisoformat(f["end"])
+    d = Dialogue(h, "calendar", *say(lambda r: {
+        "title": f["title"], "day": phrasing.day_text(start.date(), _now(h), r),
+        "time": phrasing.time_text(start.hour, start.minute, r), "end": phrasing.time_text(end.hour, end.minute, r),
+        "duration": phrasing.duration_text(int((end - start).total_seconds() // 60), r),
+        "who": " and ".join(who), "location": f.get("location", "")}))
     args = {"title": f["title"], "start": f["start"], "end": f["end"]}
     if who:
         args["attendees"] = who
@@ -83,12 +98,15 @@ def schedule(rec: Record, h: Household, rng: random.Random) -> Dialogue:
     return d
 
 
-def reschedule(rec: Record, h: Household, rng: random.Random) -> Dialogue:
+def reschedule(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     f = rec.fields
     execute(h, "calendar_create_event", {"title": f["title"], "start": f["start"], "end": f["end"]})
     start = datetime.fromisoformat(f["start"])
     new_start = start + timedelta(days=rng.choice([1, 2, 7]), hours=rng.choice([-2, -1, 1, 2]))
-    d = Dialogue(h, "calendar", f"Move {f['title']} on {start:%A %d %B} to {_when(new_start.isoformat(timespec='minutes'))}.")
+    d = Dialogue(h, "calendar", *say(lambda r: {
+        "title": f["title"], "day": phrasing.day_text(start.date(), _now(h), r),
+        "new_day": phrasing.day_text(new_start.date(), _now(h), r),
+        "new_time": phrasing.time_text(new_start.hour, new_start.minute, r)}))
     listed = d.call("calendar_list_events", date_from=start.date().isoformat(), date_to=start.date().isoformat())
     event = next(e for e in listed["events"] if e["title"] == f["title"] and e["start"] == f["start"])
     moved = d.call("calendar_move_event", event_id=event["event_id"], new_start=new_start.isoformat(timespec="minutes"))
@@ -96,11 +114,11 @@ def reschedule(rec: Record, h: Household, rng: random.Random) -> Dialogue:
     return d
 
 
-def query_calendar(rec: Record, h: Household, rng: random.Random) -> Dialogue:
+def query_calendar(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     f = rec.fields
     execute(h, "calendar_create_event", {"title": f["title"], "start": f["start"], "end": f["end"]})
     day = datetime.fromisoformat(f["start"]).date()
-    d = Dialogue(h, "calendar", f"What is on the calendar on {day:%A %d %B}?")
+    d = Dialogue(h, "calendar", *say(lambda r: {"day": phrasing.day_text(day, _now(h), r)}))
     events = d.call("calendar_list_events", date_from=day.isoformat(), date_to=day.isoformat())["events"]
     d.answer("You have " + "; ".join(f"{e['title']} at {e['start'][11:]}" for e in events) + ".")
     return d
@@ -115,21 +133,21 @@ def _inbox(rec: Record, h: Household) -> str:
     return message_id
 
 
-def triage_mail(rec: Record, h: Household, rng: random.Random) -> Dialogue:
+def triage_mail(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     _inbox(rec, h)
-    d = Dialogue(h, "email", rng.choice(["Do I have any unread e-mail?", "Anything new in my inbox?",
-                                         "Check my unread mail."]))
+    d = Dialogue(h, "email", *say(lambda r: {}))
     msgs = d.call("email_list", folder="inbox", unread_only=True)["messages"]
     d.answer(f"You have {len(msgs)} unread e-mail{'s' if len(msgs) != 1 else ''}: "
              + "; ".join(f"'{m['subject']}' from {m['from']}" for m in msgs) + ".")
     return d
 
 
-def draft_reply(rec: Record, h: Household, rng: random.Random) -> Dialogue:
+def draft_reply(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     f = rec.fields
     _inbox(rec, h)
-    note = rng.choice(["thanks, that works for us", "we'll get back to you tomorrow", "yes, see you then"])
-    d = Dialogue(h, "email", f"Reply to the e-mail about '{f['subject']}' saying {note}.")
+    note = rng.choice(["thanks, that works for us", "we'll get back to you tomorrow", "yes, see you then",
+                       "sorry, we can't make it", "could we do next week instead", "that's great news"])
+    d = Dialogue(h, "email", *say(lambda r: {"subject": f["subject"], "note": note}))
     msgs = d.call("email_list", folder="inbox")["messages"]
     target = next(m for m in msgs if m["subject"] == f["subject"])
     mail = d.call("email_read", message_id=target["message_id"])
@@ -140,26 +158,25 @@ def draft_reply(rec: Record, h: Household, rng: random.Random) -> Dialogue:
 
 
 # -- lists ---------------------------------------------------------------------------------------------
-def add_todo(rec: Record, h: Household, rng: random.Random) -> Dialogue:
+def add_todo(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     f = rec.fields
     args = {"title": f["title"]}
-    text = f"Add a to-do: {f['title']}"
     if f.get("assignee"):
         args["assignee"] = f["assignee"]
-        text = f"Add a to-do for {f['assignee']}: {f['title']}"
     if f.get("due"):
         args["due"] = f["due"]
-        text += f" by {datetime.fromisoformat(f['due']):%A %d %B}"
-    d = Dialogue(h, "todo", text + ".")
+    d = Dialogue(h, "todo", *say(lambda r: {
+        "title": f["title"], "who": f.get("assignee") or "",
+        "due": phrasing.day_text(datetime.fromisoformat(f["due"]).date(), _now(h), r) if f.get("due") else ""}))
     d.call("todo_add", **args)
     d.answer(f"Added '{f['title']}'" + (f" for {f['assignee']}" if f.get("assignee") else "") + ".")
     return d
 
 
-def complete_todo(rec: Record, h: Household, rng: random.Random) -> Dialogue:
+def complete_todo(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     f = rec.fields
     execute(h, "todo_add", {k: v for k, v in f.items() if k in ("title", "due", "assignee")})
-    d = Dialogue(h, "todo", f"I've done '{f['title']}', tick it off.")
+    d = Dialogue(h, "todo", *say(lambda r: {"title": f["title"]}))
     todos = d.call("todo_list", status="open")["todos"]
     todo = next(t for t in todos if t["title"] == f["title"])
     d.call("todo_complete", todo_id=todo["todo_id"])
@@ -167,11 +184,10 @@ def complete_todo(rec: Record, h: Household, rng: random.Random) -> Dialogue:
     return d
 
 
-def shopping(rec: Record, h: Household, rng: random.Random) -> Dialogue:
+def shopping(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     f = rec.fields
     qty = int(f.get("quantity", 1))
-    d = Dialogue(h, "shopping", f"Put {qty} {f['item']} on the shopping list." if qty > 1
-                 else f"Add {f['item']} to the shopping list.")
+    d = Dialogue(h, "shopping", *say(lambda r: {"item": f["item"], "n": qty, "qty": phrasing.count_text(qty, r)}))
     added = d.call("shopping_add", item=f["item"], quantity=qty)
     d.answer(f"Added {qty} x {added['item']} to the shopping list.")
     return d
@@ -183,30 +199,31 @@ def _recipes(h: Household, recipes: list[Record]) -> None:
                         list(r.fields.get("tags", []))) for r in recipes]
 
 
-def recipe_question(rec: Record, h: Household, rng: random.Random) -> Dialogue:
+def recipe_question(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     f = rec.fields
     ingredient = rng.choice(f["ingredients"])
-    d = Dialogue(h, "recipe", f"What can I cook with {ingredient}?")
+    d = Dialogue(h, "recipe", *say(lambda r: {"ingredient": ingredient}))
     hits = d.call("recipe_lookup", query=ingredient, max_results=3)["recipes"]
     d.answer("Try " + ", or ".join(f"{r['title']} ({r['minutes']} minutes)" for r in hits) + "." if hits
              else f"I found no recipe with {ingredient}.")
     return d
 
 
-def timer(rec: Record, h: Household, rng: random.Random) -> Dialogue:
+def timer(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     f = rec.fields
     minutes = int(f.get("minutes", 10))
     label = f.get("title") or f.get("task")
-    d = Dialogue(h, "timer", f"Set a {minutes} minute timer for the {label.lower()}.")
+    d = Dialogue(h, "timer", *say(lambda r: {"minutes": minutes, "label": label.lower(),
+                                             "duration": phrasing.duration_text(minutes, r)}))
     d.call("timer_set", duration_seconds=minutes * 60, label=label.lower())
     d.answer(f"Timer set: {label.lower()}, {minutes} minutes.")
     return d
 
 
-def fitness_plan(rec: Record, h: Household, rng: random.Random) -> Dialogue:
+def fitness_plan(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     f = rec.fields
     days = int(f.get("days_per_week", 3))
-    d = Dialogue(h, "fitness", f"Make me a plan to {f['goal']}, {days} days a week.")
+    d = Dialogue(h, "fitness", *say(lambda r: {"goal": f["goal"], "days": phrasing.count_text(days, r)}))
     plan = d.call("fitness_plan", goal=f["goal"], days_per_week=days)
     d.answer(f"Here is your plan to {f['goal']}: " + ", ".join(plan["sessions"]) + ".")
     return d
@@ -233,8 +250,11 @@ def group_text(rec: Record) -> str:
     return " ".join(str(v) for k, v in sorted(rec.fields.items()) if k not in ("start", "end", "date", "due"))
 
 
-def build_examples(records: list[Record], now: str, seed: int = 0) -> list[dict]:
-    """Every task type each record supports; rows in TRL's format plus task_type/group/record columns."""
+def build_examples(records: list[Record], now: str, seed: int = 0, held_out_phrasing: bool = False) -> list[dict]:
+    """Every task type each record supports; rows in TRL's format plus task_type/group/record columns.
+
+    Requests use the trained templates of phrasing.py, or with `held_out_phrasing` the held-out ones;
+    everything else (slots, gold calls, the household) is the same either way."""
     rng = random.Random(seed)
     recipes = [r for r in records if r.kind == "recipe"]
     rows = []
@@ -245,8 +265,13 @@ def build_examples(records: list[Record], now: str, seed: int = 0) -> list[dict]
             h = _household(now, seed)
             if rec.kind == "recipe":
                 _recipes(h, recipes)
+            def say(slots, task_type=task_type, key=rec.record_id):
+                request, which = phrasing.request(task_type, slots(phrasing.slot_rng(key, task_type, seed)), key,
+                                                  seed, held_out_phrasing)
+                return request, which
+
             try:
-                d = builder(rec, h, rng)
+                d = builder(rec, h, rng, say)
             except (GoldCallError, StopIteration, KeyError, ValueError) as exc:
                 raise GoldCallError(f"{rec.source} ({rec.key}): cannot build a {task_type} example: {exc}") from exc
             tool_names = FAMILIES[d.family] + FAMILIES[rng.choice([f for f in FAMILIES if f != d.family])][:1]
@@ -254,6 +279,7 @@ def build_examples(records: list[Record], now: str, seed: int = 0) -> list[dict]
                 "messages": d.messages,
                 "tools": [TOOLS[n] for n in tool_names],
                 "task_type": task_type,
+                "phrasing": d.phrasing,
                 "multi_step": task_type in MULTI_STEP,
                 "group": rec.record_id if rec.kind not in ("event",) else f"{rec.source}#{rec.fields.get('uid', rec.key)}",
                 "group_text": group_text(rec),

@@ -46,17 +46,86 @@ RECIPES = [
     ("Overnight oats", 10, ["oats", "milk", "yoghurt", "berries"], ["breakfast"]),
     ("Spaghetti bolognese", 45, ["spaghetti", "beef mince", "tomatoes", "onion"], ["dinner", "family"]),
     ("Greek salad", 15, ["feta", "cucumber", "tomatoes", "olives"], ["lunch", "vegetarian"]),
+    ("Mushroom risotto", 40, ["arborio rice", "mushrooms", "parmesan", "stock"], ["dinner", "vegetarian"]),
+    ("Fish pie", 60, ["white fish", "prawns", "potatoes", "leeks"], ["dinner", "family"]),
+    ("Chilli con carne", 55, ["beef mince", "kidney beans", "chilli", "tomatoes"], ["dinner"]),
+    ("Carrot cake", 75, ["carrots", "walnuts", "flour", "cream cheese"], ["baking"]),
+    ("Leek and potato soup", 45, ["leeks", "potatoes", "stock", "cream"], ["lunch", "vegetarian"]),
+    ("Falafel wraps", 30, ["chickpeas", "tortillas", "tahini", "lettuce"], ["lunch", "vegetarian"]),
+    ("Roast chicken", 90, ["chicken", "lemon", "thyme", "potatoes"], ["dinner", "family"]),
+    ("Scrambled eggs on toast", 10, ["eggs", "bread", "butter", "chives"], ["breakfast", "quick"]),
+    ("Apple crumble", 50, ["apples", "oats", "brown sugar", "cinnamon"], ["baking", "family"]),
+    ("Halloumi traybake", 35, ["halloumi", "courgettes", "red onion", "cherry tomatoes"], ["dinner", "vegetarian"]),
 ]
 FITNESS = [("run a 5k", "running"), ("run a 10k", "running"), ("build strength", "strength training"),
-           ("improve flexibility", "yoga"), ("swim a mile", "swimming"), ("cycle to work", "cycling")]
+           ("improve flexibility", "yoga"), ("swim a mile", "swimming"), ("cycle to work", "cycling"),
+           ("run a half marathon", "running"), ("lose some weight", "walking"), ("do ten pull-ups", "strength training"),
+           ("improve my posture", "pilates"), ("hike a mountain", "hiking"), ("get back into tennis", "tennis")]
 HOWTO = ["descale the kettle", "bleed a radiator", "reset the router", "defrost the freezer",
-         "unblock the sink", "change a fuse", "clean the oven", "re-grout the bathroom tiles"]
+         "unblock the sink", "change a fuse", "clean the oven", "re-grout the bathroom tiles",
+         "clean the washing machine filter", "oil the garden gate", "repot the basil", "iron the school shirts",
+         "wash the car", "clean the windows", "sharpen the kitchen knives", "rinse the dishwasher filter"]
 EVENTS = ["dentist", "parents' evening", "football practice", "piano lesson", "car service", "yoga class",
-          "vet appointment", "book club", "haircut", "boiler service"]
+          "vet appointment", "book club", "haircut", "boiler service", "swimming lesson", "school play",
+          "optician", "GP appointment", "drum lesson", "choir practice", "MOT test", "window cleaner",
+          "chess club", "physio", "tennis lesson", "dinner with friends", "plumber visit", "cinema night",
+          "gym induction", "school trip meeting", "flu jab", "hairdresser", "dance class", "scout meeting",
+          "boiler repair", "garden centre trip", "bike repair", "quiz night", "running club", "art class",
+          "birthday party", "council tip run", "orthodontist", "tutoring session"]
 CHORES = ["take the bins out", "water the plants", "book the boiler service", "renew the car insurance",
-          "pay the electricity bill", "fix the bathroom tap", "return the library books", "defrost the freezer"]
+          "pay the electricity bill", "fix the bathroom tap", "return the library books", "defrost the freezer",
+          "mow the lawn", "change the bed sheets", "clean the fridge", "sort the recycling", "buy a birthday card",
+          "renew the passport", "call the council about the bins", "tidy the garage", "paint the fence",
+          "book the dentist", "pay the window cleaner", "hoover the stairs", "descale the shower head",
+          "order school shoes", "cancel the gym trial", "pick up the dry cleaning", "wash the dog",
+          "replace the smoke alarm battery", "clear the gutters", "sign the school form", "top up the oyster card",
+          "send the thank-you cards", "check the tyre pressure", "weed the vegetable patch", "file the receipts",
+          "book the car service", "empty the dehumidifier", "fix the wobbly chair", "mend the fence panel",
+          "reply to the landlord", "renew the TV licence", "clean the barbecue"]
 ITEMS = ["milk", "eggs", "bread", "apples", "rice", "coffee", "tomatoes", "oat milk", "butter", "pasta",
-         "bananas", "yoghurt", "cheddar", "spinach", "dish soap", "bin bags"]
+         "bananas", "yoghurt", "cheddar", "spinach", "dish soap", "bin bags", "toilet roll", "olive oil",
+         "onions", "garlic", "carrots", "potatoes", "chicken thighs", "salmon", "orange juice", "tea bags",
+         "cereal", "peanut butter", "strawberries", "lemons", "frozen peas", "sparkling water", "kitchen roll",
+         "toothpaste", "shampoo", "washing powder", "sponges", "flour", "sugar", "honey", "mushrooms",
+         "peppers", "cucumber", "avocados", "tortillas", "chickpeas", "tinned tomatoes", "crisps"]
+# mail kinds: (subject, body) variants; {owner}, {card}, {phone}, {iban}, {home}, {place}, {day}, {email},
+# {sender_full}, {sender_first} are filled in per message
+MAIL_KINDS = {
+    "bank": [
+        ("Your card statement", "Dear {owner},\n\nYour statement for the card ending {last4} is ready. The full number on "
+         "file is {card}. Call us on {phone} with any questions.\n\nKind regards,\n{sender_full}\nCustomer Services"),
+        ("Unusual activity on your card", "Dear {owner},\n\nWe blocked a payment on card {card}. If it was you, call "
+         "{phone} and we will release it.\n\nYours sincerely,\n{sender_full}\nFraud Team"),
+        ("Your new card is on its way", "Hello {owner},\n\nYour replacement card {card} will arrive within five working "
+         "days. Activate it by calling {phone}.\n\nBest regards,\n{sender_full}"),
+    ],
+    "trades": [
+        ("Invoice for the boiler service", "Hi {owner},\n\nThanks for having us round at {home}. Please pay the invoice "
+         "to {iban} by Friday.\n\nCheers,\n{sender_full}\n{phone}"),
+        ("Quote for the kitchen tiling", "Hello {owner},\n\nAs promised, the quote for retiling the kitchen at {home} is "
+         "attached. A deposit to {iban} secures the date.\n\nThanks,\n{sender_full}\n{phone}"),
+        ("Gutter cleaning next week", "Hi {owner},\n\nWe can clear the gutters at {home} on {day}. Payment to {iban} "
+         "afterwards is fine.\n\nRegards,\n{sender_full}\n{phone}"),
+    ],
+    "school": [
+        ("Trip consent form", "Dear {owner},\n\nPlease return the trip form by {day}. Questions to {email} or "
+         "{phone}.\n\nBest wishes,\n{sender_full}"),
+        ("Sports day volunteers", "Dear {owner},\n\nWe are looking for parents to help at sports day on {day}. Reply to "
+         "{email} if you can.\n\nMany thanks,\n{sender_full}"),
+        ("Parents' evening booking", "Dear {owner},\n\nBooking for parents' evening closes on {day}. Call the office "
+         "on {phone} for a slot.\n\nKind regards,\n{sender_full}"),
+    ],
+    "friend": [
+        ("Dinner on Friday?", "Hi {owner},\n\nFancy coming over? We're at {place}. Text me on {phone}.\n\n"
+         "Thanks,\n{sender_first}"),
+        ("Saturday plans", "Hey {owner},\n\nAre you free on Saturday? We could meet at {place}. My number is "
+         "{phone}.\n\nSee you,\n{sender_first}"),
+        ("Birthday party", "Hi {owner},\n\nWe're having a party at {place} on {day}! Let me know on {phone} if you can "
+         "come.\n\nLove,\n{sender_first}"),
+        ("Borrowing the ladder", "Hi {owner},\n\nCould I borrow your ladder this weekend? I'm at {place}; call me on "
+         "{phone}.\n\nThanks a lot,\n{sender_first}"),
+    ],
+}
 
 
 @dataclass
@@ -109,7 +178,8 @@ def _ics(owner: str, events: list[dict]) -> bytes:
     return cal.to_ical()
 
 
-def generate(out: str | Path, seed: int = 0, mails_per_member: int = 24, events_per_member: int = 18) -> SampleHousehold:
+def generate(out: str | Path, seed: int = 0, mails_per_member: int = 30, events_per_member: int = 30,
+             todo_count: int = 40, shopping_rows: int = 36) -> SampleHousehold:
     """Write the sample household to `out` (atomically: all of it or nothing) and return its PII."""
     fake = _faker(seed)
     rng = random.Random(seed)
@@ -180,26 +250,18 @@ def generate(out: str | Path, seed: int = 0, mails_per_member: int = 24, events_
                 else:
                     sender_first, sender_full, sender_email = person()
                 phone = hh.add("PHONE_NUMBER", fake.phone_number())
+                slots = {"owner": owner, "phone": phone, "sender_full": sender_full, "sender_first": sender_first,
+                         "email": sender_email, "home": home.splitlines()[0],
+                         "day": f"{(NOW + timedelta(days=rng.randint(2, 9))):%A}"}
                 if kind == "bank":
-                    card = hh.add("CREDIT_CARD", fake.credit_card_number(card_type=rng.choice(["visa16", "mastercard"])))
-                    subject = "Your card statement"
-                    text = (f"Dear {owner},\n\nYour statement for the card ending {card[-4:]} is ready. "
-                            f"The full number on file is {card}. Call us on {phone} with any questions.\n\n"
-                            f"Kind regards,\n{sender_full}\nCustomer Services")
+                    slots["card"] = hh.add("CREDIT_CARD", fake.credit_card_number(card_type=rng.choice(["visa16", "mastercard"])))
+                    slots["last4"] = slots["card"][-4:]
                 elif kind == "trades":
-                    iban = hh.add("IBAN_CODE", fake.iban())
-                    subject = "Invoice for the boiler service"
-                    text = (f"Hi {owner},\n\nThanks for having us round at {home.splitlines()[0]}. "
-                            f"Please pay the invoice to {iban} by Friday.\n\nCheers,\n{sender_full}\n{phone}")
-                elif kind == "school":
-                    subject = "Trip consent form"
-                    text = (f"Dear {owner},\n\nPlease return the trip form by {(NOW + timedelta(days=rng.randint(2, 9))):%A}. "
-                            f"Questions to {sender_email} or {phone}.\n\nBest wishes,\n{sender_full}")
-                else:
-                    place = hh.add("ADDRESS", fake.address().replace("\n", ", "))
-                    subject = rng.choice(["Dinner on Friday?", "Saturday plans", "Birthday party"])
-                    text = (f"Hi {owner},\n\nFancy coming over? We're at {place}. Text me on {phone}.\n\n"
-                            f"Thanks,\n{sender_first}")
+                    slots["iban"] = hh.add("IBAN_CODE", fake.iban())
+                elif kind in ("friend", "family"):
+                    slots["place"] = hh.add("ADDRESS", fake.address().replace("\n", ", "))
+                subject, body = rng.choice(MAIL_KINDS["friend" if kind == "family" else kind])
+                text = body.format(**slots)
                 msg["From"] = f"{sender_full} <{sender_email}>"
                 msg["To"] = f"{me['full_name']} <{me['emails'][0]}>"
                 msg["Subject"] = subject
@@ -217,12 +279,12 @@ def generate(out: str | Path, seed: int = 0, mails_per_member: int = 24, events_
 
         # -- lists -----------------------------------------------------------------------------------
         todos = [{"title": rng.choice(CHORES), "due": (NOW.date() + timedelta(days=rng.randint(0, 14))).isoformat(),
-                  "assignee": rng.choice(firsts)} for _ in range(16)]
+                  "assignee": rng.choice(firsts)} for _ in range(todo_count)]
         atomic.write_json(tmp / "lists" / "todo.json", todos)
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(["item", "quantity", "added_by"])
-        for _ in range(14):
+        for _ in range(shopping_rows):
             writer.writerow([rng.choice(ITEMS), rng.randint(1, 4), rng.choice(firsts)])
         atomic.write_text(tmp / "lists" / "shopping.csv", buf.getvalue())
 

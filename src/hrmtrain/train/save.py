@@ -45,7 +45,8 @@ def save_final_model(cfg, source, model, sft, tokenizer, run_dir: Path, info, su
                 **summary,
                 "kind": "L-Module SFT",
                 "base_model": {"base": cfg.model.base, "repo_id": source.repo_id,
-                               "path": str(source.path) if source.path else "built-in tiny Qwen3"},
+                               "path": str(source.path) if source.path else "built-in tiny Qwen3",
+                               **({"provenance": source.provenance} if source.provenance else {})},
                 "config": OmegaConf.to_container(cfg, resolve=True),
             })
         atomic.write_json(run_dir / "summary.json", summary)

@@ -114,7 +114,7 @@ def train(cfg) -> TrainResult:
         log.check()  # before any work: a model must never be left without its entry
 
     source = models.resolve(cfg.model.base, cfg.model.revision)
-    tokenizer = models.load_tokenizer(source)
+    tokenizer = models.load_tokenizer(source, cfg.model.chat_template)
     train_rows, val_rows = load_train_val(cfg.data.path, cfg.data.val_ratio, cfg.data.seed)
     run_dir, resuming = run_folder(cfg, info)  # named, not created yet
     if info.is_main:
@@ -208,7 +208,8 @@ def train(cfg) -> TrainResult:
         try:
             log.append("train", inputs=[cfg.data.path] + ([source.path] if source.path else []), outputs=outputs,
                        config=OmegaConf.to_container(cfg, resolve=True),
-                       details={"run": run_dir.name, "metrics": summary["metrics"]})
+                       details={"run": run_dir.name, "metrics": summary["metrics"],
+                                **({"base_provenance": source.provenance} if source.provenance else {})})
         except BaseException as exc:
             raise _unrecorded(run_dir, outputs, exc) from exc
     return TrainResult(run_dir, model_dir, summary, info)
