@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hrmtrain.config import compose  # noqa: F401  (tests import it from here)
+from hrmtrain.config import compose as _compose
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "src" / "hrmtrain" / "conf"
@@ -20,15 +20,34 @@ os.environ["WANDB_SILENT"] = "true"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def run_cli(args: list[str], cwd: Path, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+# Tests run the built-in tiny model (conf/experiment/tiny.yaml) unless they name an experiment: the
+# default base is the pretrained SmolLM2, whose runs are the slow tests' business.
+TINY = "experiment=tiny"
+HYDRA_COMMANDS = {"train", "eval", "pipeline", "retrieval", "loadtest", "export", "data", "report"}
+
+
+def with_tiny(overrides: list[str]) -> list[str]:
+    return overrides if any(o.startswith("experiment=") for o in overrides) else [TINY, *overrides]
+
+
+def compose(overrides: list[str] | None = None):
+    """The config a command runs with (hrmtrain.config.compose), on the tiny model unless an experiment is named."""
+    return _compose(with_tiny(list(overrides or [])))
+
+
+def run_cli(args: list[str], cwd: Path, env: dict | None = None, timeout: float = 600,
+            tiny: bool = True) -> subprocess.CompletedProcess:
+    """`python -m hrmtrain ARGS`; a stage given Hydra overrides (or none) runs the tiny model unless `tiny=False`."""
     full_env = {**os.environ, **(env or {})}
+    if tiny and args and args[0] in HYDRA_COMMANDS and (len(args) == 1 or "=" in args[1]):
+        args = [args[0], *with_tiny(args[1:])]
     return subprocess.run([sys.executable, "-m", "hrmtrain", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
 
 def small_train(tmp: Path, name: str, steps: int = 8, extra: list[str] | None = None) -> list[str]:
     """Overrides for a quick tiny-model run under `tmp`."""
-    return [f"data.path={tmp / 'data'}", f"run.dir={tmp / 'runs'}", f"run.name={name}", f"lineage.dir={tmp / 'lineage'}",
+    return [TINY, f"data.path={tmp / 'data'}", f"run.dir={tmp / 'runs'}", f"run.name={name}", f"lineage.dir={tmp / 'lineage'}",
             f"trainer.max_steps={steps}", "trainer.batch_size=4", "trainer.eval_every=4",
             "trainer.checkpoint_every=4", "trainer.warmup_steps=2",
             "logging.wandb_mode=disabled", *(extra or [])]

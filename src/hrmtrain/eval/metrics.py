@@ -106,9 +106,15 @@ def summarise(episodes: list[Episode], tasks: list[Task]) -> dict:
                 remaining.remove(hit)
                 matched += 1
     n_calls = len(calls)
+    phrased = {t.task_id: t for t in tasks if t.phrasing}
+    by_phrasing = {
+        "trained": rate([e for e in episodes if e.task_id in phrased and not phrased[e.task_id].held_out_phrasing]),
+        "held_out": rate([e for e in episodes if e.task_id in phrased and phrased[e.task_id].held_out_phrasing]),
+    } if phrased else {}
     return {
         "overall": rate(episodes),
         "per_task_type": {t: rate(es) for t, es in sorted(by_type.items())},
+        "by_phrasing": by_phrasing,
         "stop_reasons": dict(Counter(e.stop_reason for e in episodes)),
         "tool_calls": {
             "total": n_calls,

@@ -7,6 +7,7 @@ Hermes tool-call format (the trained L-Module).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -121,32 +122,63 @@ def load_saved_model(model_path: str):
     return tokenizer, model
 
 
+def _common_prefix(a, b) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 class LocalPolicy:
     """A transformers causal LM with its chat template (Qwen3's: tools in the system prompt, Hermes calls).
 
     Prompts are built exactly as training builds each assistant turn (train/chat.py's `prompt_ids`:
     the template's text with the generation prompt, pieced together where the template keeps the
     history as generated, no special tokens added), so the model is asked what it was taught to answer.
-    `act_batch` generates many turns at once, left-padded; greedy turns are memoised by their prompt
-    tokens, so a second loop over the same tasks (HRM with the passthrough
+    `act_batch` generates many turns at once: prompts sorted by their tokens, so those sharing the system
+    prompt and tool block come together, `batch_size` at a time; the prefix a batch shares is run once
+    and its KV cache shared by every row (`prefix_cache`; the rows' own tokens are left-padded after
+    it, positions counted past the padding, so each row computes what it would alone). Greedy turns are
+    memoised by their prompt tokens, so a second loop over the same tasks (HRM with the passthrough
     planner asks the flat loop's first turns again) costs nothing. `dtype` bfloat16 casts the weights,
     where the CPU or GPU computes bf16 natively (eval.precision=auto decides).
     """
 
     name = "local"
 
+    chunks_itself = True  # the driver hands over every waiting turn; act_batch sorts and batches them
+    batch_size = 16
+    prefix_cache = True
+    min_shared_prefix = 32  # tokens; a shorter shared prefix is not worth a separate forward
+
     def __init__(self, model_path: str, device: str = "cpu", enable_thinking: bool = False,
-                 temperature: float = 0.0, seed: int = 0, dtype: str = "float32"):
+                 temperature: float = 0.0, seed: int = 0, dtype: str = "float32", batch_size: int = 16,
+                 prefix_cache: bool = True):
         import torch
 
-        self.tokenizer, model = load_saved_model(model_path)
-        self.model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        tokenizer, model = load_saved_model(model_path)
+        self._setup(tokenizer, model.to(device=device, dtype=getattr(torch, dtype)).eval(), device, enable_thinking,
+                    temperature, seed, None)
+        self.dtype, self.batch_size, self.prefix_cache = dtype, batch_size, prefix_cache
+
+    @classmethod
+    def in_memory(cls, model, tokenizer, device, enable_thinking: bool = False, autocast=None) -> "LocalPolicy":
+        """A greedy policy over a model being trained (its fp32 weights, under `autocast`), for validation tasks."""
+        policy = cls.__new__(cls)
+        policy._setup(tokenizer, model, device, enable_thinking, 0.0, 0, autocast)
+        policy.dtype = "autocast" if autocast else "float32"
+        return policy
+
+    def _setup(self, tokenizer, model, device, enable_thinking, temperature, seed, autocast) -> None:
         from hrmtrain.train.chat import ChatEncoder
 
+        self.tokenizer, self.model, self.autocast = tokenizer, model, autocast
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
         self.encoder = ChatEncoder(self.tokenizer, enable_thinking=enable_thinking)
-        self.device, self.enable_thinking, self.temperature, self.dtype = device, enable_thinking, temperature, dtype
+        self.device, self.enable_thinking, self.temperature = device, enable_thinking, temperature
         self.memo: dict[tuple[int, ...], tuple[list[int], bool]] = {}  # prompt -> (continuation, complete)
         self.stops = {t for t in [self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")]
                       if isinstance(t, int) and t >= 0}
@@ -168,7 +200,7 @@ class LocalPolicy:
         prompts = [self.prompt(m, t) for m, t, _ in asks]
         limits = [n for _, _, n in asks]
         if self.temperature > 0:  # sampled turns differ by design: nothing to reuse
-            return [self._turn(row, n) for row, n in zip(self._generate(prompts, limits), limits)]
+            return [self._turn(row, n) for row, n in zip(self._generate_all(prompts, limits), limits)]
         # A greedy continuation of a prompt is the same whatever the limit: one generated with limit L
         # (or one that ended before it) answers every ask of that prompt with a limit up to L.
         todo: dict[tuple[int, ...], int] = {}
@@ -177,7 +209,7 @@ class LocalPolicy:
             if known is None or (not known[1] and len(known[0]) < n):
                 todo[p] = max(n, todo.get(p, 0))
         if todo:
-            rows = self._generate(list(todo), list(todo.values()))
+            rows = self._generate_all(list(todo), list(todo.values()))
             for (p, n), row in zip(todo.items(), rows):
                 self.memo[p] = (row, len(row) < n or self._ends(row))
         return [self._turn(self.memo[p][0], n) for p, n in zip(prompts, limits)]
@@ -190,17 +222,55 @@ class LocalPolicy:
         content, calls = parse_turn(self.tokenizer.decode(new, skip_special_tokens=False))
         return Turn(content, calls, tokens=len(new))
 
+    def _generate_all(self, prompts: list[tuple[int, ...]], limits: list[int]) -> list[list[int]]:
+        """`_generate` over batches of up to `batch_size` prompts. Prompts are sorted by their tokens, so
+        those with the same tools sit together, and a batch closes early where the next prompt shares less
+        than half of the batch's first prompt: a batch's shared prefix (its KV cache computed once) then
+        covers the system prompt and most of the tool block. Measured on 2 cores, bf16: 16 prompts of ~600
+        tokens took 3.6 s to prefill, 0.2 s for a 500-token shared prefix plus 0.7 s for the rest."""
+        order = sorted(range(len(prompts)), key=lambda i: prompts[i])
+        batches: list[list[int]] = []
+        for i in order:
+            if batches and len(batches[-1]) < self.batch_size and \
+                    _common_prefix(prompts[batches[-1][0]], prompts[i]) * 2 >= len(prompts[batches[-1][0]]):
+                batches[-1].append(i)
+            else:
+                batches.append([i])
+        rows: list = [None] * len(prompts)
+        for chunk in batches:
+            for i, row in zip(chunk, self._generate([prompts[i] for i in chunk], [limits[i] for i in chunk])):
+                rows[i] = row
+        return rows
+
     def _generate(self, prompts: list[tuple[int, ...]], limits: list[int]) -> list[list[int]]:
         """Greedy (or sampled) continuations, each cut after its first stop token and at its limit."""
         import torch
 
-        width = max(len(p) for p in prompts)
+        shared = 0
+        if self.prefix_cache and len(prompts) > 1:
+            shortest = min(len(p) for p in prompts) - 1  # every row keeps a token of its own
+            while shared < shortest and all(p[shared] == prompts[0][shared] for p in prompts):
+                shared += 1
+        if shared < self.min_shared_prefix:
+            shared = 0
         pad = self.tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=self.device)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
+        own = [list(p[shared:]) for p in prompts]
+        width = max(len(o) for o in own)
+        head = list(prompts[0][:shared])
+        ids = torch.tensor([head + [pad] * (width - len(o)) + o for o in own], device=self.device)
+        mask = torch.tensor([[1] * shared + [0] * (width - len(o)) + [1] * len(o) for o in own], device=self.device)
+        width += shared
         sample = self.temperature > 0
-        with torch.no_grad():
+        extra = {}
+        with torch.no_grad(), (self.autocast() if self.autocast else contextlib.nullcontext()):
+            if shared:
+                run = self.model(input_ids=torch.tensor([head], device=self.device), use_cache=True)
+                name = "cache" if "cache" in run else "past_key_values"  # transformers >= 5.2 calls it `cache`
+                cache = run[name]
+                cache.batch_repeat_interleave(len(prompts))
+                extra[name] = cache
             out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max(limits), do_sample=sample,
+                                      use_cache=True, **extra,
                                       temperature=self.temperature if sample else None, top_p=None, top_k=None,
                                       pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.stops))
         rows = []

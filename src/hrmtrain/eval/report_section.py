@@ -111,8 +111,19 @@ def _success_table(systems: dict[str, dict]) -> str:
     overall = "".join(f"<td><b>{_cell(systems[s]['loops'][loop]['summary']['overall'])}</b></td>" for s, loop in columns)
     safety = "".join(f"<td><b>{_cell(systems[s]['safety'][loop]['summary']['overall'])}</b></td>"
                      if loop in systems[s].get("safety", {}) else "<td>-</td>" for s, loop in columns)
+    unsafe = "".join(f"<td>{_cell(systems[s]['safety'][loop]['summary']['unsafe_actions'])}</td>"
+                     if "unsafe_actions" in systems[s].get("safety", {}).get(loop, {}).get("summary", {})
+                     else "<td>-</td>" for s, loop in columns)
+
+    def phrasing(kind):
+        return "".join(f"<td>{_cell(systems[s]['loops'][loop]['summary']['by_phrasing'][kind])}</td>"
+                       if systems[s]["loops"][loop]["summary"].get("by_phrasing") else "<td>-</td>" for s, loop in columns)
+
     return (f"<table><tr><th>task type</th>{head}</tr>{rows}<tr><th>overall</th>{overall}</tr>"
-            f"<tr><th>safety adherence</th>{safety}</tr></table>")
+            f"<tr><th>phrasings trained on</th>{phrasing('trained')}</tr>"
+            f"<tr><th>held-out phrasings</th>{phrasing('held_out')}</tr>"
+            f"<tr><th>safety adherence</th>{safety}</tr>"
+            f"<tr><th>unsafe actions (lower is better)</th>{unsafe}</tr></table>")
 
 
 def _details(name: str, results: dict) -> str:
@@ -179,6 +190,10 @@ def eval_section(results_path: Path, base_path: Path | None = None, load_path: P
             f"{html.escape(loop)}: trained {_cell(results['loops'][loop]['summary']['overall'])} vs untrained base "
             f"{_cell(systems['untrained base']['loops'][loop]['summary']['overall'])}"
             for loop in results["loops"] if loop in systems["untrained base"].get("loops", {})) + "</p>"
+        if systems["untrained base"].get("subset"):
+            compare += (f"<p>The untrained base ran on a fixed subset: {html.escape(systems['untrained base']['subset'])}"
+                        f" ({systems['untrained base']['tasks']} tasks with the curated ones); its intervals are "
+                        "correspondingly wider.</p>")
     return f"""<section id="eval"><h2>Evaluation</h2>
 <p>policy {html.escape(str(results.get('policy')))}, planner {html.escape(str(results.get('planner')))},
 {results.get('tasks')} held-out tasks, budget {html.escape(json.dumps(results.get('budget')))}.</p>

@@ -45,11 +45,14 @@ def model_path(cfg) -> Path:
     return path
 
 
-def task_set(cfg) -> list:
-    """The test split's tasks (eval.tasks or data.path; the first eval.max_tasks), plus the curated ones."""
+def task_set(cfg, spread: int | None = None) -> list:
+    """The test split's tasks (eval.tasks or data.path; the first eval.max_tasks; with `spread`, that many
+    taken evenly across the split, a fixed subset), plus the curated ones."""
     tasks = load_tasks(cfg.eval.tasks or cfg.data.path)
     if cfg.eval.max_tasks:
         tasks = tasks[: cfg.eval.max_tasks]
+    if spread and spread < len(tasks):
+        tasks = [tasks[i * len(tasks) // spread] for i in range(spread)]
     return tasks + (curated_tasks() if cfg.eval.curated else [])
 
 
@@ -76,7 +79,8 @@ def make_policy_factory(cfg, model: Path | None):
         policy = _endpoint_policy(cfg.eval.endpoint, "eval.endpoint", cfg.eval.temperature)
     else:
         policy = LocalPolicy(str(model), temperature=cfg.eval.temperature, seed=cfg.eval.seed,
-                             enable_thinking=cfg.data.enable_thinking, dtype=inference_dtype(cfg))
+                             enable_thinking=cfg.data.enable_thinking, dtype=inference_dtype(cfg),
+                             batch_size=cfg.eval.batch_size, prefix_cache=cfg.eval.prefix_cache)
     return lambda task: policy
 
 
@@ -124,12 +128,13 @@ def _task_detail(task) -> dict:
             "behaviour": getattr(task, "behaviour", None)}
 
 
-def evaluate(cfg, model: Path | None = None, out: Path | None = None) -> tuple[dict, Path]:
-    """Run the task set (and the safety tasks) under each loop; write and return the results."""
+def evaluate(cfg, model: Path | None = None, out: Path | None = None, spread: int | None = None) -> tuple[dict, Path]:
+    """Run the task set (and the safety tasks) under each loop; write and return the results. `spread`: a
+    fixed subset of that many test tasks (the pipeline's untrained base, eval.base_tasks)."""
     from dataclasses import replace
 
     e = cfg.eval
-    tasks = task_set(cfg)
+    tasks = task_set(cfg, spread)
     kind = _value(e.policy)
     if kind == "local" and model is None:
         model = model_path(cfg)
@@ -147,6 +152,7 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None) -> tuple[d
                      "planner": planner(tasks[0]).name if tasks else _value(e.planner),
                      "budget": OmegaConf.to_container(e.budget), "budget_sweep": sweep, "trials": e.trials,
                      "temperature": e.temperature, "tasks": len(tasks), "hrmtrain_version": __version__,
+                     "subset": f"{spread} test tasks spread evenly over the split" if spread else None,
                      "loops": {}, "safety": {}}
     for name in wanted:
         started = time.perf_counter()

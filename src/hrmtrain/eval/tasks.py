@@ -33,6 +33,8 @@ class Task:
     multi_step: bool = False
     expected_hash: str = ""
     must_mention: list[str] = field(default_factory=list)
+    phrasing: str = ""  # the request's template (data/phrasing.py), when the data builder wrote it
+    held_out_phrasing: bool = False  # a template training never used
 
     def start(self) -> Household:
         return Household.from_dict(self.initial_state)
@@ -84,7 +86,8 @@ def task_from_row(row: dict, task_id: str) -> Task:
     mention = sorted({s for s in looked_up if s.lower() in answer.lower()}) if read_only else []
     return Task(task_id=task_id, task_type=row["task_type"], request=messages[1]["content"], tools=tools,
                 initial_state=state, gold_calls=calls, gold_answer=answer, system=messages[0]["content"],
-                multi_step=bool(row.get("multi_step")), expected_hash=h.state_hash(), must_mention=mention)
+                multi_step=bool(row.get("multi_step")), expected_hash=h.state_hash(), must_mention=mention,
+                phrasing=row.get("phrasing") or "", held_out_phrasing=bool(row.get("held_out_phrasing")))
 
 
 def load_tasks(path: str | Path) -> list[Task]:

@@ -43,6 +43,8 @@ class LoopState:
     tokens_seen: int = 0
     wandb_run_id: str | None = None
     scaler_state: dict | None = None  # restored GradScaler state on resume
+    choice: object = None  # task_validation.Choice when validation tasks choose the checkpoint
+    stopped_early: bool = False
 
     def to_json(self) -> dict:
         return {"step": self.step, "val_history": self.val_history, "tokens_seen": self.tokens_seen,
@@ -117,9 +119,11 @@ def step_statistics(rows: list[dict]) -> dict:
 
 def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: list[Example],
         run_dir: Path, info: distributed.DistInfo, tracker: Tracker, state: LoopState, pad_id: int,
-        loader_kwargs: dict | None = None) -> LoopState:
+        loader_kwargs: dict | None = None, tasks=None, causal_lm=None) -> LoopState:
     """Train `model` (an SFTLoss, possibly DDP/FSDP-wrapped) from `state.step` to `trainer.max_steps`.
-    `loader_kwargs`: DataLoader workers / pinning (perf.describe_loader); none: batches built inline."""
+    `loader_kwargs`: DataLoader workers / pinning (perf.describe_loader); none: batches built inline.
+    `tasks` (task_validation.TaskValidation): validation tasks every `trainer.eval_tasks_every` steps
+    choose the weights `causal_lm` ends with, and may stop training early."""
     from tqdm.auto import tqdm
 
     t = cfg.trainer
@@ -148,6 +152,17 @@ def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: li
 
     if state.step == 0 and not state.val_history:
         run_eval(0)
+    if tasks is not None:
+        from hrmtrain.train.task_validation import Choice
+
+        state.choice = state.choice or Choice()
+
+    def run_tasks(step: int, val_loss: float) -> None:
+        ok, n = tasks.successes(causal_lm, info.device, precision)
+        best = tasks.update(state.choice, step, ok, n, val_loss, causal_lm)
+        metrics.write({"step": step, "val/task_success": ok / max(n, 1), "val/tasks": n})
+        tracker.log({"val/task_success": ok / max(n, 1)}, step=step)
+        bar.write(f"step {step}: validation tasks {ok}/{n}" + ("  (best so far: kept)" if best else ""))
 
     bar = tqdm(total=t.max_steps, initial=state.step, disable=not info.is_main, desc="train",
                unit="step", dynamic_ncols=True, mininterval=1.0)
@@ -193,16 +208,25 @@ def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: li
             bar.update(1)
             if state.step % t.log_every == 0 or state.step == t.max_steps:
                 bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", tok_s=f"{tokens / elapsed:,.0f}")
-            if state.step % t.eval_every == 0 or state.step == t.max_steps:
+            task_step = tasks is not None and (state.step % t.eval_tasks_every == 0 or state.step == t.max_steps)
+            if state.step % t.eval_every == 0 or state.step == t.max_steps or task_step:
                 val = run_eval(state.step)
                 if info.is_main:
                     bar.write(f"step {state.step}: train loss {loss:.4f}  val loss {val:.4f}")
-            if state.step % t.checkpoint_every == 0 or state.step == t.max_steps:
+                if task_step:
+                    run_tasks(state.step, val)
+                    if t.early_stopping_patience and state.choice.stale >= t.early_stopping_patience:
+                        bar.write(f"step {state.step}: no better on the validation tasks for "
+                                  f"{state.choice.stale} evaluations: stopping early")
+                        state.stopped_early = True
+            if state.step % t.checkpoint_every == 0 or state.step == t.max_steps or state.stopped_early:
                 state.wandb_run_id = tracker.run_id
                 checkpoint.save(ckpt_root, state.step, model, optimizer,
                                 {**state.to_json(), "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict()},
                                 info, t.keep_checkpoints)
             profiler.step()
+            if state.stopped_early:
+                break
     bar.close()
     if info.is_main and cfg.perf.profile:
         if profiler.done:

@@ -183,13 +183,23 @@ def train(cfg) -> TrainResult:
               f"processes={info.world_size} ({info.strategy})  train={len(train_ex)} sequences "
               f"from {len(train_rows)} rows, val={len(val_ex)}  W&B={tracker.mode}")
         print(f"hrmtrain train: perf: {perf_report}")
+    tasks = _task_validation(cfg, tokenizer, info)
     try:
         state = fit(cfg, sft, optimizer, scheduler, batches, val_ex, run_dir, info, tracker, state,
-                    tokenizer.pad_token_id, loader_kwargs)
+                    tokenizer.pad_token_id, loader_kwargs, tasks, models.causal_lm(model))
+        if state.choice is not None:
+            from hrmtrain.train.task_validation import restore
+
+            restore(state.choice, models.causal_lm(model))
+            if info.is_main:
+                print(f"hrmtrain train: keeping the weights of step {state.choice.step} "
+                      f"({state.choice.success}/{state.choice.n} validation tasks, val loss {state.choice.val_loss:.4f})")
         summary = _summary(cfg, run_dir, state, total_params, trainable_params, len(train_ex), len(val_ex),
                            time.perf_counter() - started)
         summary["precision"] = precision
         summary["perf"] = dict(perf_report.lines)
+        if state.choice is not None:
+            summary["checkpoint"] = {**state.choice.to_json(), "stopped_early": state.stopped_early}
         if (run_dir / "profile" / "trace.json").is_file():
             summary["profile"] = str(run_dir / "profile")
         tracker.summary(summary["metrics"])
@@ -213,6 +223,35 @@ def train(cfg) -> TrainResult:
         except BaseException as exc:
             raise _unrecorded(run_dir, outputs, exc) from exc
     return TrainResult(run_dir, model_dir, summary, info)
+
+
+def _task_validation(cfg, tokenizer, info):
+    """The validation tasks that choose the saved weights (trainer.eval_tasks_every > 0), or None."""
+    t = cfg.trainer
+    if not t.eval_tasks_every:
+        return None
+    val = Path(cfg.data.path) / "val.parquet"
+    why = ("it needs the validation split `hrmtrain data` writes (val.parquet with initial_state)"
+           if not val.is_file() else
+           "it runs in a single process (under torchrun the ranks would have to wait for it)"
+           if info.world_size > 1 else "")
+    if not why:
+        from hrmtrain.eval.loop import Budget
+        from hrmtrain.eval.tasks import load_tasks
+
+        try:
+            load_tasks(val)
+        except DataError as exc:
+            why = f"its validation split holds no tasks ({exc})"
+    if why:
+        if info.is_main:
+            print(f"hrmtrain train: trainer.eval_tasks_every={t.eval_tasks_every} ignored: {why}; the last step's "
+                  "weights are saved")
+        return None
+    from hrmtrain.train.task_validation import TaskValidation
+
+    return TaskValidation(val, tokenizer, t.eval_tasks, cfg.data.enable_thinking,
+                          Budget(**OmegaConf.to_container(cfg.eval.budget)), cfg.eval.batch_size)
 
 
 def _unrecorded(run_dir: Path, outputs: list[Path], exc: BaseException) -> HrmError:
