@@ -39,7 +39,7 @@ def run_cli(args: list[str], cwd: Path, env: dict | None = None, timeout: float 
             tiny: bool = True) -> subprocess.CompletedProcess:
     """`python -m hrmtrain ARGS`; a stage given Hydra overrides (or none) runs the tiny model unless `tiny=False`."""
     full_env = {**os.environ, **(env or {})}
-    if tiny and args and args[0] in HYDRA_COMMANDS and (len(args) == 1 or "=" in args[1]):
+    if tiny and args and args[0] in HYDRA_COMMANDS and (len(args) == 1 or "=" in args[1] or args[1] == "-m"):
         args = [args[0], *with_tiny(args[1:])]
     return subprocess.run([sys.executable, "-m", "hrmtrain", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)

@@ -158,3 +158,28 @@ def test_batched_shared_prefix_episodes_equal_one_at_a_time_and_repeats_are_memo
     before = len(calls)
     run_episodes([hrm_episode(t, together, budget) for t in tasks], batch_size=8)
     assert sum(calls[before:]) < sum(calls[:before])
+
+
+def test_a_task_file_of_json_lines_in_the_test_splits_row_format_runs(tmp_path, sample_data):
+    """`hrmtrain eval eval.tasks=FILE`: hand-phrased requests in the test split's row format (messages,
+    tools, initial_state, task_type; nothing else needed) are scored like the split itself."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from hrmtrain.eval.stage import evaluate
+
+    rows = pq.read_table(sample_data / "test.parquet").to_pylist()[:4]
+    lines = []
+    for row in rows:
+        messages = [{k: v for k, v in m.items() if v is not None} for m in row["messages"]]
+        messages[1]["content"] = "Hand-phrased: " + messages[1]["content"]
+        lines.append(json.dumps({"messages": messages, "tools": json.loads(row["tools"]),
+                                 "initial_state": row["initial_state"], "task_type": row["task_type"]}))
+    path = tmp_path / "hand.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    for policy, rate in (("scripted", 1.0), ("noop", 0.0)):
+        results, _ = evaluate(compose([f"eval.tasks={path}", f"eval.policy={policy}", "eval.curated=false",
+                                       "eval.safety=false", f"run.dir={tmp_path}", "eval.budget_sweep=[4]"]))
+        assert results["tasks"] == 4
+        assert all(results["loops"][loop]["summary"]["overall"]["rate"] == rate for loop in ("hrm", "flat"))

@@ -37,7 +37,7 @@ def test_sample_household_is_deterministic(tmp_path, household):
 
 def test_sample_mbox_members_and_charset(household, directory):
     loaded = read_mail(household.root / "mail" / "sam.mbox", directory)
-    assert len(loaded.records) == 24 and not loaded.skipped
+    assert len(loaded.records) == 30 and not loaded.skipped
     family = [r for r in loaded.records if r.fields["sender"] in directory.members[0].emails]
     assert family and all(r.members == ["Alex", "Sam"] for r in family)  # mail between members concerns both
     assert any(r.members == ["Sam"] for r in loaded.records)
@@ -66,7 +66,7 @@ def test_binary_eml_and_empty_files_are_skipped_with_reason(tmp_path, directory)
 
 def test_lists_and_a_csv_with_a_missing_column(tmp_path, household, directory):
     todos = read_list(household.root / "lists" / "todo.json", directory)
-    assert len(todos.records) == 16 and all(r.members == ["Alex", "Sam"] for r in todos.records)
+    assert len(todos.records) == 40 and all(r.members == ["Alex", "Sam"] for r in todos.records)
     bad = tmp_path / "shopping.csv"
     bad.write_text("thing,quantity\nmilk,2\n")
     skipped = read_list(bad, directory).skipped[0]
@@ -75,7 +75,7 @@ def test_lists_and_a_csv_with_a_missing_column(tmp_path, household, directory):
 
 def test_public_datasets_need_no_consent(household):
     recipes = read_public(household.root / "public" / "recipes.jsonl")
-    assert len(recipes.records) == 10 and not any(r.sensitive for r in recipes.records)
+    assert len(recipes.records) == 20 and not any(r.sensitive for r in recipes.records)
     assert recipes.records[0].fields["ingredients"]
 
 

@@ -14,7 +14,7 @@ from conftest import read_jsonl, run_cli
 
 
 def _sweep_args(tmp, steps=3, extra=()):
-    return ["-m", f"data.path={tmp / 'data'}", f"run.dir={tmp / 'runs'}", f"lineage.dir={tmp / 'lineage'}",
+    return ["-m", "experiment=tiny", f"data.path={tmp / 'data'}", f"run.dir={tmp / 'runs'}", f"lineage.dir={tmp / 'lineage'}",
             f"trainer.max_steps={steps}", "trainer.batch_size=2", "trainer.eval_every=3", "trainer.warmup_steps=0",
             "trainer.checkpoint_every=100", "logging.wandb_mode=disabled", *extra]
 

@@ -70,8 +70,8 @@ def test_the_converted_tokenizer_carries_the_lmodule_template_and_trains_episode
         if message["role"] == "assistant":
             prompt = enc.prompt_ids(row["messages"][:k], row["tools"])
             assert ex.input_ids[: len(prompt)] == prompt
-            assert all(label == -100 for label in ex.labels[: len(prompt)])
-            assert ex.labels[len(prompt)] != -100
+            # the prompt's own end (the generation prompt) is not trained on; the turn right after it is
+            assert ex.labels[len(prompt) - 1] == -100 and ex.labels[len(prompt)] != -100
 
 
 def test_a_changed_converted_weight_file_is_an_error_naming_it(tmp_path, smollm2):
