@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -135,9 +136,9 @@ def test_readme_pipeline_default_trains_a_model_that_beats_its_base(tmp_path):
     assert f"step {choice['chosen_step']}: {choice['success']}/{choice['n']} validation tasks" in html
     assert "held-out phrasings" in html and "unsafe actions" in html
     print(f"README pipeline: {elapsed:.0f} s")
-    from hrmtrain.train.precision import resolve
-
-    if resolve("auto", "cpu")[0] == "bf16":
-        # The target is 25 minutes with the install; measured 2026-12-03 on the 2-core AMX machine: see
-        # README "What it takes". Without native bf16 (AVX2-only CPUs) it trains in fp32 and takes longer.
+    amx = "amx_bf16" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else False
+    if amx:
+        # The machine the README's figures come from (Intel Xeon, AMX-BF16, 2 cores). The target is 25
+        # minutes with the install; see README "What it takes" for where it stands. Elsewhere (AVX512-BF16
+        # or AVX2-only CPUs, where bf16 is no faster or slower than fp32) the run is longer and only reported.
         assert elapsed < 35 * 60, f"{elapsed:.0f} s"
