@@ -20,7 +20,6 @@ from hrmtrain import __version__, atomic
 from hrmtrain.data.consent import POSSIBLY_CONCERNED, ConsentError, ConsentRegistry, decide
 from hrmtrain.data import phrasing
 from hrmtrain.data.instruct import build_examples
-from hrmtrain.data.sources.records import Record
 from hrmtrain.data.sources.ingest import ingest
 from hrmtrain.data.sources.records import Directory, Record
 from hrmtrain.data.split import SPLITS, assign
