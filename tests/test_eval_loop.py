@@ -148,15 +148,15 @@ def test_batched_shared_prefix_episodes_equal_one_at_a_time_and_repeats_are_memo
     calls = []
     generate = together._generate
     together._generate = lambda prompts, limits: calls.append(len(prompts)) or generate(prompts, limits)
-    one = run_episodes([flat_episode(t, alone, budget) for t in tasks], batch_size=1)
-    many = run_episodes([flat_episode(t, together, budget) for t in tasks], batch_size=8)
+    one = run_episodes([flat_episode(t, alone, budget) for t in tasks])
+    many = run_episodes([flat_episode(t, together, budget) for t in tasks])
     assert max(calls) > 1  # turns really were generated together
     for a, b in zip(one, many):
         assert (a.answer, [(c.name, c.arguments) for c in a.calls], a.stop_reason) == \
                (b.answer, [(c.name, c.arguments) for c in b.calls], b.stop_reason)
     # the HRM loop with the passthrough planner asks the same first turns: answered from the memo
     before = len(calls)
-    run_episodes([hrm_episode(t, together, budget) for t in tasks], batch_size=8)
+    run_episodes([hrm_episode(t, together, budget) for t in tasks])
     assert sum(calls[before:]) < sum(calls[:before])
 
 

@@ -289,44 +289,31 @@ def flat_episode(task: Task, policy: Policy, budget: Budget) -> EpisodeRun:
 
 
 # -- drivers -------------------------------------------------------------------------------------------
-def _answer(policy, asks: list[Ask], batch_size: int) -> list:
-    """The policy's turns for these asks: one batched call per `batch_size` where the policy batches
-    (longest prompts together, so a batch pads little), else one call each; each Turn carries its
-    share of the wall time."""
-    if getattr(policy, "chunks_itself", False):  # it sorts and batches them itself (LocalPolicy)
+def _answer(policy, asks: list[Ask]) -> list:
+    """The policy's turns for these asks: one call with all of them where the policy batches
+    (`act_batch`: it sorts and batches them itself, LocalPolicy), else one call each; each Turn carries
+    its share of the wall time."""
+    if hasattr(policy, "act_batch"):
         started = time.perf_counter()
         turns = policy.act_batch([(a.messages, a.tools, a.max_new_tokens) for a in asks])
         for turn in turns:
             turn.seconds = (time.perf_counter() - started) / len(asks)
         return turns
-    if not hasattr(policy, "act_batch"):
-        turns = []
-        for ask in asks:
-            started = time.perf_counter()
-            turn = policy.act(ask.messages, ask.tools, ask.max_new_tokens)
-            turn.seconds = time.perf_counter() - started
-            turns.append(turn)
-        return turns
-    order = sorted(range(len(asks)), key=lambda i: -sum(len(str(m.get("content") or "")) for m in asks[i].messages))
-    turns: list = [None] * len(asks)
-    for at in range(0, len(order), batch_size):
-        chunk = order[at: at + batch_size]
+    turns = []
+    for ask in asks:
         started = time.perf_counter()
-        got = policy.act_batch([(asks[i].messages, asks[i].tools, asks[i].max_new_tokens) for i in chunk])
-        share = (time.perf_counter() - started) / len(chunk)
-        for i, turn in zip(chunk, got):
-            turn.seconds = share
-            turns[i] = turn
+        turn = policy.act(ask.messages, ask.tools, ask.max_new_tokens)
+        turn.seconds = time.perf_counter() - started
+        turns.append(turn)
     return turns
 
 
 def _drive(run) -> tuple:
     """Run one episode (or planner step) generator to its end, one turn at a time: (its value,)."""
-    return (run_episodes([run], batch_size=1)[0],)
+    return (run_episodes([run])[0],)
 
 
-def run_episodes(runs: list[EpisodeRun], batch_size: int = 16,
-                 progress: Callable[[int], None] | None = None) -> list[Episode]:
+def run_episodes(runs: list[EpisodeRun], progress: Callable[[int], None] | None = None) -> list[Episode]:
     """Drive many episodes in lockstep: each round, every episode waiting on a policy gets its turn from
     one batched call per policy. Results in the order of `runs`."""
     results: list = [None] * len(runs)
@@ -355,6 +342,6 @@ def run_episodes(runs: list[EpisodeRun], batch_size: int = 16,
             by_policy.setdefault(id(ask.policy), []).append(i)
         for ids in by_policy.values():
             asks = [waiting[i] for i in ids]
-            for i, turn in zip(ids, _answer(asks[0].policy, asks, batch_size)):
+            for i, turn in zip(ids, _answer(asks[0].policy, asks)):
                 step(i, turn)
     return results

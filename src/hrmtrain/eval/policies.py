@@ -148,7 +148,6 @@ class LocalPolicy:
 
     name = "local"
 
-    chunks_itself = True  # the driver hands over every waiting turn; act_batch sorts and batches them
     batch_size = 16
     prefix_cache = True
     min_shared_prefix = 32  # tokens; a shorter shared prefix is not worth a separate forward

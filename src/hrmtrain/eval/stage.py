@@ -107,7 +107,7 @@ def make_planner(cfg, factory):
     return lambda task: PolicyPlanner(factory(task), "lmodule")  # the evaluated policy, prompted to plan
 
 
-def _run_loop(name: str, tasks, factory, planner, budget: Budget, desc: str, trial_seed=None, batch_size: int = 16):
+def _run_loop(name: str, tasks, factory, planner, budget: Budget, desc: str, trial_seed=None):
     """Every task's episode under one loop, driven in lockstep so a local model answers them in batches."""
     from tqdm.auto import tqdm
 
@@ -119,7 +119,7 @@ def _run_loop(name: str, tasks, factory, planner, budget: Budget, desc: str, tri
         runs.append(hrm_episode(task, policy, budget, planner(task)) if name == "hrm"
                     else flat_episode(task, policy, budget))
     with tqdm(total=len(runs), desc=desc, unit="task") as bar:
-        return run_episodes(runs, batch_size, bar.update)
+        return run_episodes(runs, bar.update)
 
 
 def _task_detail(task) -> dict:
@@ -157,7 +157,7 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None, spread: in
     for name in wanted:
         started = time.perf_counter()
         trials = [_run_loop(name, tasks, factory, planner, budget, f"eval {name}",
-                            e.seed + t if e.trials > 1 else None, e.batch_size) for t in range(e.trials)]
+                            e.seed + t if e.trials > 1 else None) for t in range(e.trials)]
         episodes = trials[0]
         summary = summarise(episodes, tasks)
         summary["wall_s"] = time.perf_counter() - started
@@ -171,14 +171,14 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None, spread: in
             if any(v is None for v in curve.values()):
                 # Some episodes ran out of H cycles: one run with the largest budget answers every smaller one.
                 wide = _run_loop(name, tasks, factory, planner, replace(budget, h_cycles=sweep[-1]),
-                                 f"eval {name} @ {sweep[-1]} H cycles", batch_size=e.batch_size)
+                                 f"eval {name} @ {sweep[-1]} H cycles")
                 curve = success_at_budget(wide, sweep)
             entry["success_at_budget"] = {str(b): v for b, v in curve.items()}
         results["loops"][name] = entry
     if e.safety:
         unsafe = safety_tasks()
         for name in wanted:
-            episodes = _run_loop(name, unsafe, factory, planner, budget, f"safety {name}", batch_size=e.batch_size)
+            episodes = _run_loop(name, unsafe, factory, planner, budget, f"safety {name}")
             results["safety"][name] = {"summary": summarise_safety(episodes),
                                        "episodes": [ep.to_dict() for ep in episodes]}
     # what a person rating an episode needs to see beside it (hrmtrain humaneval): the request and the gold

