@@ -1,11 +1,12 @@
-"""What the evaluation's generation options buy: batching, the shared-prefix KV cache, bf16 weights.
+"""What the evaluation's generation options buy: batching, bf16 weights, the shared-prefix KV cache, the
+in-place KV cache.
 
     python benchmarks/eval_generation.py --model runs/default/model [--data data/sft] [--repeats 3]
 
 Generates the first assistant turn of every test task (the turn every episode starts with; its
 prompt is the system prompt, the tool block and the request) with `LocalPolicy` in several settings,
 in one process, interleaved, and reports the median wall time over repeats of each, the ratio to the
-baseline (one prompt at a time, fp32, no prefix cache), and how many turns differ from the baseline
+baseline (one prompt at a time, fp32, no prefix cache, transformers' DynamicCache), and how many turns differ from the baseline
 (bf16 and a shared prefix change the order of floating-point sums, so a greedy near-tie can flip).
 The CPU is named; the figures hold for this machine only.
 """
@@ -18,11 +19,12 @@ import statistics
 import time
 from pathlib import Path
 
-SETTINGS = [  # name, dtype, batch size, prefix cache
-    ("baseline: one at a time, fp32", "float32", 1, False),
-    ("batch 32, fp32", "float32", 32, False),
-    ("batch 32, bf16", "bfloat16", 32, False),
-    ("batch 32, bf16, shared-prefix cache", "bfloat16", 32, True),
+SETTINGS = [  # name, dtype, batch size, prefix cache, in-place KV cache
+    ("baseline: one at a time, fp32", "float32", 1, False, False),
+    ("batch 32, fp32", "float32", 32, False, False),
+    ("batch 32, bf16", "bfloat16", 32, False, False),
+    ("batch 32, bf16, shared-prefix cache", "bfloat16", 32, True, False),
+    ("... + in-place KV cache (the default)", "bfloat16", 32, True, True),
 ]
 
 
@@ -50,16 +52,16 @@ def main() -> None:
 
     tasks = load_tasks(args.data)[: args.tasks]
     policies = {}
-    for name, dtype, batch, prefix in SETTINGS:
+    for name, dtype, *_ in SETTINGS:
         if dtype not in policies:
             policies[dtype] = LocalPolicy(args.model, dtype=dtype)
     first = {}
     times: dict[str, list[float]] = {name: [] for name, *_ in SETTINGS}
     outputs: dict[str, list] = {}
     for _ in range(args.repeats):
-        for name, dtype, batch, prefix in SETTINGS:
+        for name, dtype, batch, prefix, in_place in SETTINGS:
             policy = policies[dtype]
-            policy.batch_size, policy.prefix_cache = batch, prefix
+            policy.batch_size, policy.prefix_cache, policy.inplace_kv_cache = batch, prefix, in_place
             if not first.get(dtype):
                 first[dtype] = [policy.prompt([{"role": "system", "content": t.system},
                                                {"role": "user", "content": t.request}], t.tools) for t in tasks]

@@ -117,6 +117,9 @@ class TrainerConfig:
     max_grad_norm: float = 1.0
     max_length: int = 1536
     packing: bool = False  # padding-free: a micro-batch's sequences end to end in rows of max_length (dataset.py)
+    # micro-batches of similar length: each epoch's order is sorted by length within mega-batches of this many
+    # batches, whose order is then shuffled (dataset.StepBatches); 0: plain random batches
+    group_by_length: int = 16
     loss_chunk_size: int = 512
     eval_every: int = 20
     # validation tasks that choose the saved weights (train/task_validation.py); 0: off, the last step's weights
@@ -258,6 +261,7 @@ class EvalConfig:
     temperature: float = 0.0
     batch_size: int = 32  # episodes whose turns a local model generates together
     prefix_cache: bool = True  # run the prefix a batch's prompts share (system prompt, tools) once
+    inplace_kv_cache: bool = True  # decode into a KV cache that grows in place, not by concatenation (eval/kv_cache.py)
     precision: EvalPrecision = EvalPrecision.auto  # the local model's weights during evaluation
     max_tasks: Optional[int] = None
     compare_base: bool = True  # `hrmtrain pipeline`: evaluate the untrained base beside the trained model
@@ -460,7 +464,7 @@ def check_values(cfg) -> None:
             raise ConfigValueError(key, value, "an integer >= 1")
     if not t.lr > 0:
         raise ConfigValueError("trainer.lr", t.lr, "a float > 0")
-    for key in ("eval_tasks_every", "early_stopping_patience"):
+    for key in ("eval_tasks_every", "early_stopping_patience", "group_by_length"):
         if t[key] < 0:
             raise ConfigValueError(f"trainer.{key}", t[key], "an integer >= 0")
     if t.eval_tasks < 1:

@@ -8,6 +8,7 @@ Hermes tool-call format (the trained L-Module).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import re
 from dataclasses import dataclass, field
@@ -143,24 +144,27 @@ class LocalPolicy:
     it, positions counted past the padding, so each row computes what it would alone). Greedy turns are
     memoised by their prompt tokens, so a second loop over the same tasks (HRM with the passthrough
     planner asks the flat loop's first turns again) costs nothing. `dtype` bfloat16 casts the weights,
-    where the CPU or GPU computes bf16 natively (eval.precision=auto decides).
+    where the CPU or GPU computes bf16 natively (eval.precision=auto decides). Decoding writes into a KV
+    cache that grows in place (`inplace_kv_cache`, eval/kv_cache.py) instead of concatenating per token.
     """
 
     name = "local"
 
     batch_size = 16
     prefix_cache = True
+    inplace_kv_cache = True  # eval/kv_cache.py: decoding writes into the cache instead of concatenating
     min_shared_prefix = 32  # tokens; a shorter shared prefix is not worth a separate forward
 
     def __init__(self, model_path: str, device: str = "cpu", enable_thinking: bool = False,
                  temperature: float = 0.0, seed: int = 0, dtype: str = "float32", batch_size: int = 16,
-                 prefix_cache: bool = True):
+                 prefix_cache: bool = True, inplace_kv_cache: bool = True):
         import torch
 
         tokenizer, model = load_saved_model(model_path)
         self._setup(tokenizer, model.to(device=device, dtype=getattr(torch, dtype)).eval(), device, enable_thinking,
                     temperature, seed, None)
         self.dtype, self.batch_size, self.prefix_cache = dtype, batch_size, prefix_cache
+        self.inplace_kv_cache = inplace_kv_cache
 
     @classmethod
     def in_memory(cls, model, tokenizer, device, enable_thinking: bool = False, autocast=None) -> "LocalPolicy":
@@ -213,6 +217,11 @@ class LocalPolicy:
                 self.memo[p] = (row, len(row) < n or self._ends(row))
         return [self._turn(self.memo[p][0], n) for p, n in zip(prompts, limits)]
 
+    @property
+    def _cache_name(self) -> str:
+        """The KV cache's keyword: `cache` from transformers 5.2, `past_key_values` before."""
+        return "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+
     def _ends(self, row: list[int]) -> bool:
         return bool(row) and row[-1] in self.stops
 
@@ -245,6 +254,8 @@ class LocalPolicy:
         """Greedy (or sampled) continuations, each cut after its first stop token and at its limit."""
         import torch
 
+        from hrmtrain.eval.kv_cache import GrowingCache
+
         shared = 0
         if self.prefix_cache and len(prompts) > 1:
             shortest = min(len(p) for p in prompts) - 1  # every row keeps a token of its own
@@ -262,12 +273,14 @@ class LocalPolicy:
         sample = self.temperature > 0
         extra = {}
         with torch.no_grad(), (self.autocast() if self.autocast else contextlib.nullcontext()):
+            cache = GrowingCache() if self.inplace_kv_cache and GrowingCache.supported(self.model) else None
             if shared:
-                run = self.model(input_ids=torch.tensor([head], device=self.device), use_cache=True)
-                name = "cache" if "cache" in run else "past_key_values"  # transformers >= 5.2 calls it `cache`
-                cache = run[name]
+                run = self.model(input_ids=torch.tensor([head], device=self.device), use_cache=True,
+                                 **({self._cache_name: cache} if cache is not None else {}))
+                cache = run[self._cache_name]
                 cache.batch_repeat_interleave(len(prompts))
-                extra[name] = cache
+            if cache is not None:
+                extra[self._cache_name] = cache
             out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max(limits), do_sample=sample,
                                       use_cache=True, **extra,
                                       temperature=self.temperature if sample else None, top_p=None, top_k=None,

@@ -129,7 +129,7 @@ def train(cfg) -> TrainResult:
     try:
         batches = StepBatches(train_ex, t.batch_size, t.gradient_accumulation_steps, t.seed,
                               info.rank, info.world_size, tokenizer.pad_token_id,
-                              pack_width=t.max_length if t.packing else None)
+                              pack_width=t.max_length if t.packing else None, group_by_length=t.group_by_length)
     except ValueError as exc:
         raise DataError(cfg.data.path, str(exc)) from None
 

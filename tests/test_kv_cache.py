@@ -1,0 +1,59 @@
+"""The in-place KV cache gives transformers' own DynamicCache results: the same logits and greedy tokens,
+across reallocations, a shared prefix repeated over the batch, and a crop."""
+
+from __future__ import annotations
+
+import torch
+
+from conftest import compose
+
+from hrmtrain.eval.kv_cache import GrowingCache, GrowingLayer
+from hrmtrain.train import model as models
+
+
+def _tiny():
+    source = models.ModelSource("tiny", None)
+    tok = models.load_tokenizer(source)
+    model = models.load_model(source, compose([]).model, tok).eval()
+    return model
+
+
+def test_greedy_generation_and_logits_equal_dynamic_cache_across_reallocations(monkeypatch):
+    from transformers import DynamicCache
+
+    monkeypatch.setattr(GrowingLayer, "step", 3)  # reallocate every few tokens
+    model = _tiny()
+    assert GrowingCache.supported(model)
+    torch.manual_seed(0)
+    ids = torch.randint(10, 1000, (3, 17))
+    mask = torch.ones_like(ids)
+    mask[1, :4] = 0  # a left-padded row
+    outs = {}
+    for name, cache in (("dynamic", DynamicCache()), ("growing", GrowingCache())):
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=12, min_new_tokens=12,
+                                 do_sample=False, cache=cache, pad_token_id=0, return_dict_in_generate=True,
+                                 output_logits=True)
+        outs[name] = out
+        assert cache.get_seq_length() == 17 + 11
+    assert torch.equal(outs["dynamic"].sequences, outs["growing"].sequences)
+    for a, b in zip(outs["dynamic"].logits, outs["growing"].logits):
+        torch.testing.assert_close(a, b)
+
+
+def test_shared_prefix_repeated_over_the_batch_then_cropped():
+    from transformers import DynamicCache
+
+    model = _tiny()
+    prefix = torch.randint(10, 1000, (1, 9), generator=torch.Generator().manual_seed(1))
+    rest = torch.randint(10, 1000, (4, 5), generator=torch.Generator().manual_seed(2))
+    logits = {}
+    for name, cache in (("dynamic", DynamicCache()), ("growing", GrowingCache())):
+        with torch.no_grad():
+            model(input_ids=prefix, cache=cache, use_cache=True)
+            cache.batch_repeat_interleave(4)
+            model(input_ids=rest, cache=cache, use_cache=True)
+            cache.crop(-3)
+            assert cache.get_seq_length() == 11
+            logits[name] = model(input_ids=rest[:, 2:], cache=cache, use_cache=True).logits
+    torch.testing.assert_close(logits["dynamic"], logits["growing"])
