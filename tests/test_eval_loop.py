@@ -147,7 +147,7 @@ def test_batched_shared_prefix_episodes_equal_one_at_a_time_and_repeats_are_memo
     together = LocalPolicy(str(tiny_model_dir), batch_size=8, prefix_cache=True)
     calls = []
     generate = together._generate
-    together._generate = lambda prompts, limits: calls.append(len(prompts)) or generate(prompts, limits)
+    together._generate = lambda prompts, limits, known=None: calls.append(len(prompts)) or generate(prompts, limits, known)
     one = run_episodes([flat_episode(t, alone, budget) for t in tasks])
     many = run_episodes([flat_episode(t, together, budget) for t in tasks])
     assert max(calls) > 1  # turns really were generated together

@@ -74,3 +74,32 @@ def test_decode_benchmark_compares_the_two_caches_and_finds_the_same_tokens(tmp_
     assert proc.returncode == 0, proc.stderr[-2000:]
     last = proc.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"in-place KV cache: \d+\.\d\dx faster decode steps; greedy tokens identical", last), last
+
+
+def test_a_next_turn_starts_from_the_last_turns_kv_and_generates_what_a_fresh_prefill_does(tmp_path):
+    """LocalPolicy's turn cache: prompts that continue earlier turns (prompt + generated turn + new tokens)
+    run only their new tokens, batched across rows with different cached lengths, with the same result."""
+    from hrmtrain.eval.policies import LocalPolicy
+
+    model = _tiny()
+    model.save_pretrained(tmp_path / "model")
+    from hrmtrain.train import model as models
+
+    models.load_tokenizer(models.ModelSource("tiny", None)).save_pretrained(tmp_path / "model")
+    cached = LocalPolicy(str(tmp_path / "model"), batch_size=4, prefix_cache=True)
+    fresh = LocalPolicy(str(tmp_path / "model"), batch_size=1, prefix_cache=False, turn_cache_mb=0)
+    g = torch.Generator().manual_seed(3)
+    system = tuple(torch.randint(10, 1000, (40,), generator=g).tolist())
+    firsts = [system + tuple(torch.randint(10, 1000, (n,), generator=g).tolist()) for n in (5, 9, 14)]
+    rows = cached._generate_all(firsts, [6, 6, 6])
+    assert cached._turn_cache.entries  # the rows were kept
+    seconds = [p + tuple(r) + tuple(torch.randint(10, 1000, (n,), generator=g).tolist())
+               for p, r, n in zip(firsts, rows, (3, 7, 4))]
+    used = []
+    generate = cached._generate
+    cached._generate = lambda prompts, limits, known=None: used.append(known) or generate(prompts, limits, known)
+    again = cached._generate_all(seconds, [6, 6, 6])
+    # every row started from its first prompt and turn, not just the shared system prompt
+    assert used and all(k is not None and all(n >= min(map(len, firsts)) for n, _ in k) for k in used)
+    assert again == fresh._generate_all(seconds, [6, 6, 6])
+    assert rows == fresh._generate_all(firsts, [6, 6, 6])

@@ -72,8 +72,13 @@ def test_server_killed_mid_sweep_gives_failed_requests(trained_model, tmp_path):
     tasks = curated_tasks()
     server = ServedModel(trained_model, tmp_path / "server.log").start()
     try:
-        # 200 episodes are several seconds of work (about 45 ms each at concurrency 2 here): the kill at
-        # 1 s lands mid-sweep (with 40, a fast machine finished all of them before a kill at 1.5 s)
+        # One episode first, so the server has answered before the clock starts (on a busy machine its first
+        # answer took over a second, and every request then failed). 200 episodes are several seconds of
+        # work (about 45 ms each at concurrency 2 here): the kill at 1 s lands mid-sweep (with 40, a fast
+        # machine finished all of them before a kill at 1.5 s)
+        warm = run_level(server.base_url, server.model, tasks, 1, 1, Budget(max_new_tokens=12), Slo(1e9, 1e9, 1e9),
+                         MemorySampler(server.pid, 0.1), timeout_s=60)
+        assert warm["failed"] == 0, warm
         killer = threading.Timer(1.0, server.proc.kill)
         killer.start()
         level = run_level(server.base_url, server.model, tasks, 2, 200, Budget(max_new_tokens=12),

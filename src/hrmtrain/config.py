@@ -264,6 +264,9 @@ class EvalConfig:
     batch_size: int = 32  # episodes whose turns a local model generates together
     prefix_cache: bool = True  # run the prefix a batch's prompts share (system prompt, tools) once
     inplace_kv_cache: bool = True  # decode into a KV cache that grows in place, not by concatenation (eval/kv_cache.py)
+    # an episode's next turn starts from the KV its earlier turns computed (eval/kv_cache.TurnCache), up to this
+    # many MB of kept caches (least recently used dropped first); 0: every turn runs its whole prompt
+    turn_cache_mb: int = 4096
     precision: EvalPrecision = EvalPrecision.auto  # the local model's weights during evaluation
     max_tasks: Optional[int] = None
     compare_base: bool = True  # `hrmtrain pipeline`: evaluate the untrained base beside the trained model
@@ -493,6 +496,8 @@ def check_values(cfg) -> None:
     for key, value in cfg.eval.load.slo.items():
         if not value > 0:
             raise ConfigValueError(f"eval.load.slo.{key}", value, "a number > 0")
+    if cfg.eval.turn_cache_mb < 0:
+        raise ConfigValueError("eval.turn_cache_mb", cfg.eval.turn_cache_mb, "an integer >= 0 (0: off)")
     if cfg.eval.temperature < 0:
         raise ConfigValueError("eval.temperature", cfg.eval.temperature, "a float >= 0")
     r = cfg.retrieval

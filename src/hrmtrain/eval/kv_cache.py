@@ -87,3 +87,74 @@ class GrowingCache(DynamicCache):
     def supported(model) -> bool:
         config = model.config.get_text_config(decoder=True)
         return all(t == "full_attention" for t in getattr(config, "layer_types", None) or ["full_attention"])
+
+
+class TurnCache:
+    """The keys and values an episode's earlier turns computed, kept for its next turn.
+
+    An episode's next prompt is its last prompt, the turn the model generated and the tool's result: with a
+    prefix-preserving chat template (the L-Module's) it begins with the tokens already run. Each generation
+    stores, per row, the KV of its prompt and of prompt + generated turn (keyed by those tokens); a later
+    prompt starts from the longest stored key it begins with and runs only its new tokens. Entries are
+    dropped least recently used beyond `max_bytes`. Keys and values are stored per layer as [heads, tokens,
+    head_dim] tensors on the model's device.
+    """
+
+    def __init__(self, max_bytes: int):
+        from collections import OrderedDict
+
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[tuple[int, ...], tuple[list, int]] = OrderedDict()  # tokens -> (kv, bytes)
+        self.lengths: dict[int, int] = {}  # stored key length -> how many keys have it
+        self.bytes = 0
+
+    def lookup(self, prompt: tuple[int, ...]) -> tuple[int, list | None]:
+        """(n, per-layer [(K, V)]) for the longest stored key that `prompt` begins with, leaving the prompt at
+        least one token of its own; (0, None) when there is none."""
+        for n in sorted((n for n in self.lengths if n < len(prompt)), reverse=True):
+            key = prompt[:n]
+            if key in self.entries:
+                self.entries.move_to_end(key)
+                return n, self.entries[key][0]
+        return 0, None
+
+    def store(self, tokens: tuple[int, ...], kv: list) -> None:
+        if tokens in self.entries or not tokens:
+            return
+        size = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in kv)
+        self.entries[tokens] = (kv, size)
+        self.lengths[len(tokens)] = self.lengths.get(len(tokens), 0) + 1
+        self.bytes += size
+        while self.bytes > self.max_bytes and self.entries:
+            old, (_, old_size) = self.entries.popitem(last=False)
+            self.bytes -= old_size
+            self.lengths[len(old)] -= 1
+            if not self.lengths[len(old)]:
+                del self.lengths[len(old)]
+
+    @staticmethod
+    def batch_cache(hits: list[tuple[int, list]], width: int) -> GrowingCache:
+        """A GrowingCache of `width` positions holding each row's stored KV right-aligned (left padding)."""
+        cache = GrowingCache()
+        layers = len(hits[0][1])
+        for layer in range(layers):
+            k0, v0 = hits[0][1][layer]
+            keys = k0.new_zeros((len(hits), k0.shape[0], width, k0.shape[-1]))
+            values = v0.new_zeros((len(hits), v0.shape[0], width, v0.shape[-1]))
+            for row, (n, kv) in enumerate(hits):
+                keys[row, :, width - n:] = kv[layer][0]
+                values[row, :, width - n:] = kv[layer][1]
+            cache.update(keys, values, layer)
+        return cache
+
+    @staticmethod
+    def rows(cache, positions: list[list[int]]) -> list[list]:
+        """Each row's KV at its `positions` (the ones its mask kept), as stored entries."""
+        import torch
+
+        out = []
+        for row, pos in enumerate(positions):
+            index = torch.tensor(pos, device=cache.layers[0].keys.device)
+            out.append([(layer.keys[row].index_select(1, index), layer.values[row].index_select(1, index))
+                        for layer in cache.layers])
+        return out

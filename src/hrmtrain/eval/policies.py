@@ -153,18 +153,19 @@ class LocalPolicy:
     batch_size = 16
     prefix_cache = True
     inplace_kv_cache = True  # eval/kv_cache.py: decoding writes into the cache instead of concatenating
+    turn_cache_mb = 4096  # eval/kv_cache.TurnCache: an episode's next turn starts from its last one's KV; 0: off
     min_shared_prefix = 32  # tokens; a shorter shared prefix is not worth a separate forward
 
     def __init__(self, model_path: str, device: str = "cpu", enable_thinking: bool = False,
                  temperature: float = 0.0, seed: int = 0, dtype: str = "float32", batch_size: int = 16,
-                 prefix_cache: bool = True, inplace_kv_cache: bool = True):
+                 prefix_cache: bool = True, inplace_kv_cache: bool = True, turn_cache_mb: int = 4096):
         import torch
 
         tokenizer, model = load_saved_model(model_path)
         self._setup(tokenizer, model.to(device=device, dtype=getattr(torch, dtype)).eval(), device, enable_thinking,
                     temperature, seed, None)
         self.dtype, self.batch_size, self.prefix_cache = dtype, batch_size, prefix_cache
-        self.inplace_kv_cache = inplace_kv_cache
+        self.inplace_kv_cache, self.turn_cache_mb = inplace_kv_cache, turn_cache_mb
 
     @classmethod
     def in_memory(cls, model, tokenizer, device, enable_thinking: bool = False, autocast=None) -> "LocalPolicy":
@@ -183,6 +184,7 @@ class LocalPolicy:
         self.encoder = ChatEncoder(self.tokenizer, enable_thinking=enable_thinking)
         self.device, self.enable_thinking, self.temperature = device, enable_thinking, temperature
         self.memo: dict[tuple[int, ...], tuple[list[int], bool]] = {}  # prompt -> (continuation, complete)
+        self._turn_cache = None  # eval/kv_cache.TurnCache, made on first use (_turns)
         self.stops = {t for t in [self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")]
                       if isinstance(t, int) and t >= 0}
         self.reseed(seed)
@@ -235,50 +237,82 @@ class LocalPolicy:
         those with the same tools sit together, and a batch closes early where the next prompt shares less
         than half of the batch's first prompt: a batch's shared prefix (its KV cache computed once) then
         covers the system prompt and most of the tool block. Measured on 2 cores, bf16: 16 prompts of ~600
-        tokens took 3.6 s to prefill, 0.2 s for a 500-token shared prefix plus 0.7 s for the rest."""
-        order = sorted(range(len(prompts)), key=lambda i: prompts[i])
+        tokens took 3.6 s to prefill, 0.2 s for a 500-token shared prefix plus 0.7 s for the rest. Prompts
+        that continue an earlier turn (the turn cache has their start) are batched apart from those that
+        do not, and run only their new tokens."""
+        turns = self._turns()
+        hits = [turns.lookup(p) if turns else (0, None) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: (hits[i][1] is None, prompts[i]))
         batches: list[list[int]] = []
         for i in order:
             if batches and len(batches[-1]) < self.batch_size and \
+                    (hits[batches[-1][0]][1] is None) == (hits[i][1] is None) and \
                     _common_prefix(prompts[batches[-1][0]], prompts[i]) * 2 >= len(prompts[batches[-1][0]]):
                 batches[-1].append(i)
             else:
                 batches.append([i])
         rows: list = [None] * len(prompts)
         for chunk in batches:
-            for i, row in zip(chunk, self._generate([prompts[i] for i in chunk], [limits[i] for i in chunk])):
+            known = [hits[i] for i in chunk] if hits[chunk[0]][1] is not None else None
+            for i, row in zip(chunk, self._generate([prompts[i] for i in chunk], [limits[i] for i in chunk], known)):
                 rows[i] = row
         return rows
 
-    def _generate(self, prompts: list[tuple[int, ...]], limits: list[int]) -> list[list[int]]:
-        """Greedy (or sampled) continuations, each cut after its first stop token and at its limit."""
-        import torch
-
+    def _turns(self):
+        """The turn cache, where it applies: a model whose KV cache grows in place (eval/kv_cache.py)."""
         from hrmtrain.eval.kv_cache import GrowingCache
 
-        shared = 0
-        if self.prefix_cache and len(prompts) > 1:
-            shortest = min(len(p) for p in prompts) - 1  # every row keeps a token of its own
-            while shared < shortest and all(p[shared] == prompts[0][shared] for p in prompts):
-                shared += 1
-        if shared < self.min_shared_prefix:
-            shared = 0
+        if not (self.turn_cache_mb and self.inplace_kv_cache and GrowingCache.supported(self.model)):
+            return None
+        if self._turn_cache is None:
+            from hrmtrain.eval.kv_cache import TurnCache
+
+            self._turn_cache = TurnCache(self.turn_cache_mb * 2**20)
+        return self._turn_cache
+
+    def _generate(self, prompts: list[tuple[int, ...]], limits: list[int],
+                  known: list[tuple[int, list]] | None = None) -> list[list[int]]:
+        """Greedy (or sampled) continuations, each cut after its first stop token and at its limit. `known`:
+        per prompt, the turn cache's (n, KV) of its first n tokens; only the rest is run."""
+        import torch
+
+        from hrmtrain.eval.kv_cache import GrowingCache, TurnCache
+
         pad = self.tokenizer.pad_token_id
-        own = [list(p[shared:]) for p in prompts]
-        width = max(len(o) for o in own)
-        head = list(prompts[0][:shared])
-        ids = torch.tensor([head + [pad] * (width - len(o)) + o for o in own], device=self.device)
-        mask = torch.tensor([[1] * shared + [0] * (width - len(o)) + [1] * len(o) for o in own], device=self.device)
-        width += shared
+        if known:
+            cached = max(n for n, _ in known)
+            own = [list(p[n:]) for p, (n, _) in zip(prompts, known)]
+            width = max(len(o) for o in own)
+            ids = torch.tensor([[pad] * (cached + width - len(o)) + o for o in own], device=self.device)
+            mask = torch.tensor([[0] * (cached - n) + [1] * n + [0] * (width - len(o)) + [1] * len(o)
+                                 for (n, _), o in zip(known, own)], device=self.device)
+            head = []
+        else:
+            shared = 0
+            if self.prefix_cache and len(prompts) > 1:
+                shortest = min(len(p) for p in prompts) - 1  # every row keeps a token of its own
+                while shared < shortest and all(p[shared] == prompts[0][shared] for p in prompts):
+                    shared += 1
+            if shared < self.min_shared_prefix:
+                shared = 0
+            own = [list(p[shared:]) for p in prompts]
+            width = max(len(o) for o in own)
+            head = list(prompts[0][:shared])
+            ids = torch.tensor([head + [pad] * (width - len(o)) + o for o in own], device=self.device)
+            mask = torch.tensor([[1] * shared + [0] * (width - len(o)) + [1] * len(o) for o in own], device=self.device)
+        width = ids.shape[1]
         sample = self.temperature > 0
         extra = {}
         with torch.no_grad(), (self.autocast() if self.autocast else contextlib.nullcontext()):
-            cache = GrowingCache() if self.inplace_kv_cache and GrowingCache.supported(self.model) else None
-            if shared:
-                run = self.model(input_ids=torch.tensor([head], device=self.device), use_cache=True,
-                                 **({self._cache_name: cache} if cache is not None else {}))
-                cache = run[self._cache_name]
-                cache.batch_repeat_interleave(len(prompts))
+            if known:
+                cache = TurnCache.batch_cache(known, cached)
+            else:
+                cache = GrowingCache() if self.inplace_kv_cache and GrowingCache.supported(self.model) else None
+                if head:
+                    run = self.model(input_ids=torch.tensor([head], device=self.device), use_cache=True,
+                                     **({self._cache_name: cache} if cache is not None else {}))
+                    cache = run[self._cache_name]
+                    cache.batch_repeat_interleave(len(prompts))
             if cache is not None:
                 extra[self._cache_name] = cache
             out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max(limits), do_sample=sample,
@@ -290,4 +324,20 @@ class LocalPolicy:
             row = row[:limit]
             end = next((k for k, tok in enumerate(row) if tok in self.stops), None)
             rows.append(row if end is None else row[: end + 1])
+        turns = self._turns()
+        if turns is not None and isinstance(cache, GrowingCache):
+            self._keep_turns(turns, cache, mask.tolist(), width, prompts, rows)
         return rows
+
+    @staticmethod
+    def _keep_turns(turns, cache, mask: list[list[int]], width: int, prompts, rows) -> None:
+        """Store each row's KV: its prompt's positions (those its mask kept) and its generated tokens but the
+        last (generation never feeds the last token back), under prompt and prompt + turn."""
+        from hrmtrain.eval.kv_cache import TurnCache
+
+        positions = [[k for k, m in enumerate(row_mask) if m] + list(range(width, width + max(len(row) - 1, 0)))
+                     for row_mask, row in zip(mask, rows)]
+        for prompt, row, kv in zip(prompts, rows, TurnCache.rows(cache, positions)):
+            turns.store(tuple(prompt) + tuple(row[:-1]), kv)
+            if row[:-1]:
+                turns.store(tuple(prompt), [(k[:, :len(prompt)], v[:, :len(prompt)]) for k, v in kv])

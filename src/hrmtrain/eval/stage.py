@@ -81,7 +81,7 @@ def make_policy_factory(cfg, model: Path | None):
         policy = LocalPolicy(str(model), temperature=cfg.eval.temperature, seed=cfg.eval.seed,
                              enable_thinking=cfg.data.enable_thinking, dtype=inference_dtype(cfg),
                              batch_size=cfg.eval.batch_size, prefix_cache=cfg.eval.prefix_cache,
-                             inplace_kv_cache=cfg.eval.inplace_kv_cache)
+                             inplace_kv_cache=cfg.eval.inplace_kv_cache, turn_cache_mb=cfg.eval.turn_cache_mb)
     return lambda task: policy
 
 
