@@ -150,8 +150,6 @@ class TurnCache:
     @staticmethod
     def rows(cache, positions: list[list[int]]) -> list[list]:
         """Each row's KV at its `positions` (the ones its mask kept), as stored entries."""
-        import torch
-
         out = []
         for row, pos in enumerate(positions):
             index = torch.tensor(pos, device=cache.layers[0].keys.device)
