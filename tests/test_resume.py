@@ -78,3 +78,38 @@ def test_corrupt_checkpoint_is_named(workdir):
 def test_resume_without_checkpoint_says_so(workdir):
     with pytest.raises(CheckpointError, match="no checkpoint"):
         train(compose(small_train(workdir, "never", steps=4, extra=["trainer.resume=true"])))
+
+
+def test_a_checkpoint_that_cannot_be_written_is_named_and_leaves_the_earlier_ones(tmp_path):
+    """A real write failure (the file-size limit makes the kernel refuse the write, as a full disk would): the
+    error names the step folder and the free space, no half-written folder stays, the earlier checkpoint loads."""
+    import resource
+
+    import torch
+
+    from hrmtrain.train import checkpoint
+    from hrmtrain.train.distributed import DistInfo
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(256, 256)
+    opt = torch.optim.AdamW(model.parameters())
+    model(torch.randn(2, 256)).sum().backward()
+    opt.step()
+    info = DistInfo()
+    first = checkpoint.save(tmp_path, 1, model, opt, {"step": 1}, info, keep=2)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))  # the weights alone are 257 KB
+    try:
+        with pytest.raises(CheckpointError) as exc:
+            checkpoint.save(tmp_path, 2, model, opt, {"step": 2}, info, keep=2)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old_handler)
+    msg = str(exc.value)
+    assert str(tmp_path / "step_00000002") in msg and "GB free on its disk" in msg, msg
+    assert sorted(p.name for p in tmp_path.iterdir()) == [first.name]
+    fresh = torch.nn.Linear(256, 256)
+    fresh_opt = torch.optim.AdamW(fresh.parameters())
+    assert checkpoint.load(first, fresh, fresh_opt, info) == {"step": 1}
+    assert torch.equal(fresh.weight, model.weight)

@@ -49,18 +49,35 @@ def save(root: Path, step: int, model, optimizer, state: dict, info: DistInfo, k
         tmp.mkdir(parents=True)
     barrier(info)
     model_sd, optim_sd = get_state_dict(model, optimizer)
-    with _single_process_quiet():
-        dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp))
-    torch.save(torch.get_rng_state(), tmp / f"rng_rank{info.rank}.pt")
-    barrier(info)
+    try:
+        with _single_process_quiet():
+            dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp))
+        torch.save(torch.get_rng_state(), tmp / f"rng_rank{info.rank}.pt")
+        barrier(info)
+        if info.is_main:
+            atomic.write_json(tmp / "trainer_state.json", state)
+    except (Exception, CheckpointException) as exc:  # CheckpointException is a BaseException
+        raise _write_error(final, tmp, exc) from None
     if info.is_main:
-        atomic.write_json(tmp / "trainer_state.json", state)
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
         for old in step_dirs(root)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
     barrier(info)
     return final
+
+
+def _write_error(final: Path, tmp: Path, exc: BaseException) -> CheckpointError:
+    """Remove the half-written folder and say why the write failed: a full disk shows up from DCP as a
+    zip writer's 'unexpected pos', so the free space is measured and named rather than guessed from it."""
+    written = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) if tmp.is_dir() else 0
+    shutil.rmtree(tmp, ignore_errors=True)
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    why = lines[-1][:300] if lines else type(exc).__name__
+    free = shutil.disk_usage(final.parent).free
+    hint = " (free space, or lower trainer.keep_checkpoints)" if free < max(written, 2**30) else ""
+    return CheckpointError(f"{final}: cannot write checkpoint ({why}); {free / 1e9:.2f} GB free on its disk after "
+                           f"{written / 1e9:.2f} GB were written{hint}. The checkpoints before it are untouched")
 
 
 def latest(root: Path) -> Path | None:
