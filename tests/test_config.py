@@ -102,7 +102,10 @@ def test_seed_config_fails_fast_when_qwen3_8b_is_absent(tmp_path, sample_data):
 
 def test_seed_config_with_tiny_model_trains(tmp_path, sample_data):
     res = run_cli(["train", "experiment=seed_lmodule", "model.base=tiny", f"data.path={sample_data}",
-                   "trainer.max_steps=2", "run.name=seed", "logging.wandb_mode=disabled"], cwd=tmp_path)
+                   "trainer.max_steps=2", "run.name=seed", "logging.wandb_mode=disabled",
+                   # its validation tasks (every 20 steps and at the last) kept short: 16 tasks of the untrainable
+                   # tiny model decoding 128 tokens a turn were most of this test's 34 s
+                   "trainer.eval_tasks=2", "eval.budget.max_new_tokens=8"], cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     run = tmp_path / "runs" / "seed"
     assert (run / "model" / "manifest.json").is_file()

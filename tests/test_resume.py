@@ -14,7 +14,7 @@ from conftest import compose, read_jsonl, run_cli, small_train
 from hrmtrain.errors import CheckpointError
 from hrmtrain.train.stage import train
 
-STEPS = 16
+STEPS = 8  # a checkpoint every 4 steps (small_train): killed after the first, resumed to the end
 
 
 def _kill_after_checkpoint(tmp, name: str, step: int) -> None:
@@ -38,12 +38,12 @@ def test_resume_after_sigkill_continues_steps_schedule_and_loss(workdir):
     reference = train(compose(small_train(workdir, "reference", steps=STEPS)))
     ref_rows = read_jsonl(reference.run_dir / "metrics.jsonl")
 
-    _kill_after_checkpoint(workdir, "killed", step=8)
+    _kill_after_checkpoint(workdir, "killed", step=4)
     run = workdir / "runs" / "killed"
     assert not (run / "model").exists()
     res = run_cli(["train", *small_train(workdir, "killed", steps=STEPS), "trainer.resume=true"], cwd=workdir)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "resuming" in res.stdout and "from step 8" in res.stdout
+    assert "resuming" in res.stdout and "from step 4" in res.stdout
 
     rows = read_jsonl(run / "metrics.jsonl")
     train_rows = [r for r in rows if "train/loss" in r]
