@@ -18,7 +18,7 @@ def test_redact_jsonl_keeps_other_fields(tmp_path):
     assert res.returncode == 0, res.stderr
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == [7, 8]
-    assert rows[0]["text"] == "Hi <PERSON_1>, call Dr <PERSON_2> on <PHONE_1> or mail <EMAIL_1>."
+    assert rows[0]["text"] == "Hi <PERSON_1>, call <PERSON_2> on <PHONE_1> or mail <EMAIL_1>."  # the title goes with the name
     assert rows[1]["text"] == "Buy milk."
 
 

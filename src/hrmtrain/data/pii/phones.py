@@ -1,0 +1,43 @@
+"""Phone numbers through libphonenumber (the `phonenumbers` port), in every format it knows.
+
+National formats carry no country code ("0176/1234567", "0151 23456789", "612 345 678"), so a number is
+only a number in some region: the text's own region is tried first, then the other supported ones.
+`Leniency.VALID` keeps only numbers whose length and prefix are assigned in that region's plan, which is
+what stops dates, prices and order numbers from being taken for phones.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import Leniency, PhoneNumberMatcher
+
+_ORDER = ("US", "GB", "DE", "ES")
+
+
+def regions_for(region: str) -> tuple[str, ...]:
+    return (region, *(r for r in _ORDER if r != region))
+
+
+def find(text: str, region: str) -> list[tuple[int, int, str, str]]:
+    if not any(c.isdigit() for c in text):
+        return []
+    out: list[tuple[int, int, str, str]] = []
+    taken = bytearray(len(text))
+    for reg in regions_for(region):
+        for m in PhoneNumberMatcher(text, reg, leniency=Leniency.VALID):
+            if any(taken[m.start:m.end]):
+                continue
+            taken[m.start:m.end] = b"\x01" * (m.end - m.start)
+            out.append((m.start, m.end, "PHONE", f"libphonenumber:{reg}"))
+    return out
+
+
+def is_valid(value: str, region: str) -> bool:
+    """`value` parses as a valid number of `region` or of any other supported region."""
+    for reg in regions_for(region):
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(value, reg)):
+                return True
+        except phonenumbers.NumberParseException:
+            continue
+    return False
