@@ -138,8 +138,9 @@ def test_readme_pipeline_default_trains_a_model_that_beats_its_base(tmp_path):
     print(f"README pipeline: {elapsed:.0f} s")
     amx = "amx_bf16" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else False
     if amx:
-        # The machine the README's figures come from (Intel Xeon, AMX-BF16, 2 cores): 39.5 min measured
-        # there with earlier, heavier defaults, 23.0 min with today's; 25 minutes with the install is the target, not yet met (see
-        # README "What it takes"). This bound catches a regression, not the target. Elsewhere (AVX512-BF16 or
-        # AVX2-only CPUs, where bf16 is no faster or slower than fp32) the run is longer and only reported.
-        assert elapsed < 55 * 60, f"{elapsed:.0f} s"
+        # The machine the README's figures come from (Intel Xeon, AMX-BF16, 2 cores): a fresh clone took 22 min 52 s
+        # from the first pip install to the report, 21 min 18 s of it this command. The target is 25 minutes with the
+        # install (about 1.5 min), so this command has 23; the bound adds 4 minutes for a busier machine. Elsewhere
+        # (AVX512-BF16 or AVX2-only CPUs, where bf16 is no faster or slower than fp32) the run is longer and only
+        # reported.
+        assert elapsed < 27 * 60, f"{elapsed:.0f} s"
