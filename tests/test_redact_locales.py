@@ -33,6 +33,8 @@ CAUGHT = [
     ("DOB 07/25/1934", "07/25/1934", "DATE_OF_BIRTH"),
     ("Emma (born 1954-08-08) is coming", "1954-08-08", "DATE_OF_BIRTH"),
     ("fecha de nacimiento: 3 de mayo de 1990", "3 de mayo de 1990", "DATE_OF_BIRTH"),
+    ("Olga ist am 17.06.1993 geboren.", "17.06.1993", "DATE_OF_BIRTH"),
+    ("Festnetz (01328) 48084", "(01328) 48084", "PHONE"),
     # network identifiers
     ("the NAS is at 192.168.1.40", "192.168.1.40", "IP_ADDRESS"),
     ("router 2001:db8::8a2e:370:7334", "2001:db8::8a2e:370:7334", "IP_ADDRESS"),

@@ -218,6 +218,7 @@ PHONE_RE = re.compile(
     r"(?:\+|00)\d{1,3}(?:[ \t.-]?\(0\))?(?:[ \t.-]?\(?\d{1,5}\)?){2,5}"     # +44(0)20 7496 0032
     r"|(?:1[ \t.-])?\(?\d{3}\)?[ \t.-]?\d{3}[ \t.-]?\d{4}"                   # (565)408-8995
     r"|\(?0\d{2,4}\)?[ \t-]?\d{3,4}[ \t-]?\d{3,4}"                           # 0113 496 0889
+    r"|\(0\d{2,5}\)[ \t]?\d{3,8}"                                             # (01328) 48084
     r")" + _EXT + r"(?![\w-]|\.\d)"
 )
 
@@ -837,7 +838,7 @@ class Redactor:
     def _structured(text: str, region: str = "US") -> list[_Cand]:
         out: list[_Cand] = []
         out += _ids.find(text) + _birth_dates.find(text) + _web.find(text) + _plates.find(text)
-        out += _phones.find(text, region) + _eu_addresses.find(text)
+        out += _eu_addresses.find(text)
         for m in EMAIL_RE.finditer(text):
             out.append((m.start(), m.end(), "EMAIL", "re"))
         for m in IBAN_RE.finditer(text):
@@ -860,6 +861,12 @@ class Redactor:
             if _valid_phone(m.group()):
                 out.append((m.start(), m.end(), "PHONE", "re"))
         out.extend(Redactor._addresses(text))
+        if any(c.isdigit() for c in text):
+            covered = bytearray(len(text))
+            for s, e, t, _ in out:
+                if PRIORITY[t] >= PRIORITY["PHONE"]:  # phones found already, and what would win over one
+                    covered[s:e] = b"\x01" * (e - s)
+            out.extend(_phones.find(text, region, covered))
         return out
 
     @staticmethod

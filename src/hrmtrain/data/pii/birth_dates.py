@@ -4,7 +4,8 @@ nacimiento", "nacida el" within a few words before it make it one.
 
 Dates in any of these writings: 1954-08-08, 08/07/1954 (either order), 8.7.1954, 8. Januar 2008,
 8 January 2008, January 8th, 2008, 8th of January 2008, 3 de mayo de 1990, and two-digit years after a
-cue (08/07/54).
+cue (08/07/54). German may put the cue after the date ("am 8. Januar 2008 geboren") or mark it with the
+genealogical star ("(* 8.1.2008)").
 """
 
 from __future__ import annotations
@@ -38,8 +39,13 @@ DOB_RE = re.compile(
     rf"(?i)(?<![\w]){_CUE}[\s:,\-–(]*(?:(?:is|was|on|the|am|el|es|ist|war)\s+){{0,3}}(?P<date>{_DATE})(?![\w])"
 )
 
+# German puts the cue after the date ("ist am 8. Januar 2008 geboren"); "(* 8.1.2008)" is the genealogical star
+DOB_AFTER_RE = re.compile(rf"(?i)(?<![\w])(?P<date>{_DATE})\s+(?:in\s+\w+\s+)?(?:geboren|zur\s+welt\s+gekommen)\b")
+DOB_STAR_RE = re.compile(rf"\(\s*\*\s*(?P<date>{_DATE})(?![\w])")
+
 
 def find(text: str) -> list[tuple[int, int, str, str]]:
     if not any(c.isdigit() for c in text):
         return []
-    return [(m.start("date"), m.end("date"), "DATE_OF_BIRTH", "dob") for m in DOB_RE.finditer(text)]
+    return [(m.start("date"), m.end("date"), "DATE_OF_BIRTH", "dob")
+            for rx in (DOB_RE, DOB_AFTER_RE, DOB_STAR_RE) for m in rx.finditer(text)]
