@@ -22,7 +22,7 @@ _DE_SEP_WORD = (r"(?:Stra(?:ß|ss)e|Str\.|Weg|Gasse|Platz|Allee|Ring|Damm|Ufer|C
                 r"Berg|Graben|Kamp|Wall|Park|Garten|Promenade|Anger)")
 _DE_NUM = r"\d{1,4}\s?[a-zA-Z]?(?:\s?[-/]\s?\d{1,4}[a-zA-Z]?)?"
 _DE_STREET = (
-    rf"(?:(?:{_W}[ -])*[{_UP}][\wäöüß-]*{_DE_SUFFIX}"              # Musterstraße, Karl-Marx-Allee, Alte Schönhauser Str.
+    rf"(?:(?:{_W}[ -]){{0,4}}[{_UP}][\wäöüß-]*{_DE_SUFFIX}"              # Musterstraße, Karl-Marx-Allee, Alte Schönhauser Str.
     rf"|(?:{_W}[ -]){{1,3}}{_DE_SEP_WORD}"                            # Berliner Straße
     rf"|(?:Am|An\s+der|An\s+den|Auf\s+dem|Auf\s+der|Im|In\s+der|In\s+den|Unter\s+den|Zum|Zur|Hinter\s+der|"
     rf"Vor\s+dem|Alt|Alte|Neue|Neuer)\s+{_W}(?:\s+{_W})?)"           # Am Markt, Unter den Linden
