@@ -7,8 +7,9 @@ Every PII span is replaced by a typed placeholder that is consistent within one 
 Detection layers, cheapest and most reliable first:
 
 * validated patterns for structured types: e-mail, phone, credit card (Luhn), IBAN (mod-97 and
-  country format, via python-stdnum), US SSN (stdnum area/group/serial rules), UK NI number
-  (HMRC prefix/suffix rules);
+  country format, via python-stdnum), UK NI number
+  (HMRC prefix/suffix rules); the national IDs (US SSN in every writing, NHS, DNI/NIE, German tax
+  ID) are data/pii/ids.py's;
 * a street-address recognizer: number + street name + street suffix (USPS suffix list plus UK
   suffixes), optional unit ("Apt. 5", "Flat 3"), then city / state + ZIP / UK postcode lines;
   US military (APO/FPO/DPO) addresses;
@@ -42,7 +43,6 @@ from typing import Iterable, Sequence
 
 from stdnum import iban as _iban
 from stdnum import luhn as _luhn
-from stdnum.us import ssn as _ssn
 
 from hrmtrain.data.pii import addresses as _eu_addresses
 from hrmtrain.data.pii import birth_dates as _birth_dates
@@ -226,8 +226,6 @@ PHONE_RE = re.compile(
 CARD_RE = re.compile(r"(?<![\w+.-])\d{4}(?:[ -]?\d{2,6}){2,4}(?:[ -]?\d{1,4})?(?![\w-]|\.\d)")
 # IBAN: country + check digits + up to 30 alphanumerics, optionally in groups of four.
 IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b")
-SSN_RE = re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])")
-SSN_BARE_RE = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?)?)[:#\s]*(?:(?:is|was)[:\s]+)?(\d{9})\b")
 # UK National Insurance number: HMRC excludes D F I Q U V as first letter, D F I O Q U V as
 # second, some prefixes entirely; suffix A-D.
 NINO_RE = re.compile(r"\b([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z])[ \t]?(\d{2})[ \t]?(\d{2})[ \t]?(\d{2})[ \t]?([A-D])\b")
@@ -848,12 +846,6 @@ class Redactor:
         for m in CARD_RE.finditer(text):
             if _valid_card(m.group()):
                 out.append((m.start(), m.end(), "CREDIT_CARD", "re"))
-        for m in SSN_RE.finditer(text):
-            if _ssn.is_valid(m.group().replace(" ", "-")):
-                out.append((m.start(), m.end(), "US_SSN", "re"))
-        for m in SSN_BARE_RE.finditer(text):
-            if _ssn.is_valid(m.group(1)):
-                out.append((m.start(1), m.end(1), "US_SSN", "re"))
         for m in NINO_RE.finditer(text):
             if _valid_nino(m.group(1), m.group(5)):
                 out.append((m.start(), m.end(), "UK_NINO", "re"))

@@ -1,12 +1,11 @@
 """National identity numbers, each validated by its own check rule (python-stdnum) before it counts.
 
-* US SSN in every common writing: 123-45-6789, 123 45 6789, 123.45.6789, and 123456789 (bare: only
-  beside an SSN cue, or where no other reading claims it; see PRIORITY in redact.py);
+* US SSN (stdnum's area/group/serial rules) in every common writing: 123-45-6789, 123 45 6789,
+  123.45.6789, and 123456789 (bare: certain after an SSN cue, else only where no other reading claims it;
+  see PRIORITY in redact.py);
 * UK NHS number (mod-11 check digit): 485 777 3456, 485-777-3456, 4857773456;
 * Spanish DNI (8 digits and the mod-23 letter) and NIE (X/Y/Z, 7 digits, letter);
 * German tax ID (Steuer-IdNr, 11 digits with its ISO 7064 check digit): 12 345 678 901 or bare.
-
-The SSN shapes of redact.py (dashes or spaces) stay there; this module adds the rest.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from stdnum.us import ssn as _ssn
 _EDGE_L = r"(?<![\w.+/-])"
 _EDGE_R = r"(?![\w/-]|[.,]\d)"
 
-SSN_DOTTED_RE = re.compile(_EDGE_L + r"\d{3}\.\d{2}\.\d{4}" + _EDGE_R)
+SSN_RE = re.compile(_EDGE_L + r"\d{3}([- .])\d{2}\1\d{4}" + _EDGE_R)
 NINE_DIGITS_RE = re.compile(_EDGE_L + r"\d{9}" + _EDGE_R)
 SSN_CUE_RE = re.compile(r"(?i)\b(?:ssn|ss#|soc(?:ial)?\.?\s*sec(?:urity)?(?:\s*(?:number|no\.?|#))?|"
                         r"social\s+security(?:\s+(?:number|no\.?|#))?)\b")
@@ -44,8 +43,8 @@ def find(text: str) -> list[tuple[int, int, str, str]]:
     if not any(c.isdigit() for c in text):
         return []
     out: list[tuple[int, int, str, str]] = []
-    for m in SSN_DOTTED_RE.finditer(text):
-        if _ssn.is_valid(m.group().replace(".", "-")):
+    for m in SSN_RE.finditer(text):
+        if _ssn.is_valid(re.sub(r"[ .]", "-", m.group())):
             out.append((m.start(), m.end(), "US_SSN", "ssn"))
     for m in NINE_DIGITS_RE.finditer(text):
         if _ssn.is_valid(m.group()):

@@ -35,6 +35,7 @@ GREET_RE = re.compile(rf"(?m)^[ \t]*{_GREET}[ \t,]+(?:{_TITLES}[ \t]+)?(?P<names
                       rf"(?P<more>{_SEQ}))?[ \t]*(?=[,!:.]|$)")
 SIGNOFF_RE = re.compile(rf"(?m)^[ \t]*{_CLOSE}[ \t]*[,!.]?[ \t]*(?:\n[ \t]*|[ \t]+)(?P<names>{_SEQ})[ \t]*[.!]?[ \t]*$")
 CAND_RE = re.compile(rf"(?<![\w@.-]){_SEQ}")
+_PARTICLE_RE = re.compile(_PARTICLES.replace(r"\s+", " "))
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,7 +66,7 @@ def _trim(start: int, seq: str, lang: str, cued: bool, stop: frozenset[str]) -> 
     keep = 0
     for i, (_, w) in enumerate(words):
         lw = w.lower()
-        if i and re.fullmatch(_PARTICLES.replace(r"\s+", " "), lw):
+        if i and _PARTICLE_RE.fullmatch(lw):
             continue
         if lw in stop:
             break

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-import phonenumbers
 from phonenumbers import Leniency, PhoneNumberMatcher
 
 _ORDER = ("US", "GB", "DE", "ES")
@@ -40,14 +39,3 @@ def find(text: str, region: str, covered: bytearray | None = None) -> list[tuple
             taken[m.start:m.end] = b"\x01" * (m.end - m.start)
             out.append((m.start, m.end, "PHONE", f"libphonenumber:{reg}"))
     return out
-
-
-def is_valid(value: str, region: str) -> bool:
-    """`value` parses as a valid number of `region` or of any other supported region."""
-    for reg in regions_for(region):
-        try:
-            if phonenumbers.is_valid_number(phonenumbers.parse(value, reg)):
-                return True
-        except phonenumbers.NumberParseException:
-            continue
-    return False
