@@ -53,6 +53,17 @@ CAUGHT = [
     ("Mañana vemos a Juan García López en el parque.", "Juan García López", "PERSON"),
     ("Frag Fatima Gute-Trubin wegen der Fahrgemeinschaft.", "Fatima Gute-Trubin", "PERSON"),
     ("Please call Dr. Roland Mülichen MBA about it.", "Dr. Roland Mülichen MBA", "PERSON"),
+    # titles in a chain, particles of several words, German surnames outside the list (rare words)
+    ("Ruf Frau Dr. Annegret Wöhler-Schmitz an.", "Annegret Wöhler-Schmitz", "PERSON"),
+    ("Nota: Jorge Luis Fernández de la Vega cumple años.", "Jorge Luis Fernández de la Vega", "PERSON"),
+    ("Termin mit Jürgen Oberhauser am Dienstag.", "Jürgen Oberhauser", "PERSON"),
+    ("Termin mit Dr. med. Jasper Lindqvist am Montag.", "Jasper Lindqvist", "PERSON"),
+    ("Rückfragen an Bartholomäus Pfeiffer-Wendt bitte.", "Bartholomäus Pfeiffer-Wendt", "PERSON"),
+    ("Recordatorio: cena con Inmaculada Ferrer Soler el viernes.", "Inmaculada Ferrer Soler", "PERSON"),
+    # after its own cue an ID's shape is enough, a wrong check digit included
+    ("Steuer-ID 12 345 678 901 für die Steuererklärung", "12 345 678 901", "DE_TAX_ID"),
+    ("NHS no. 123 456 7890 (from the letter)", "123 456 7890", "UK_NHS"),
+    ("SSN: 000-12-3456 on the old form", "000-12-3456", "US_SSN"),
 ]
 
 
@@ -76,6 +87,7 @@ def test_each_new_type_is_redacted_whole_in_its_own_format(redactor, text, value
     "Termin am 12.03.2026 um 14:30 Uhr, Rechnung 2026-118.",
     "La cita es el 12/03/2026 a las 10:00, son 45 euros.",
     "Anna Geburtstag Kuchen kaufen",  # a German noun after a given name is not a surname
+    "Einkauf für Anna: Milch, Eier, Butter.",  # English name cues (", X.") do not run on German text
     "Party on 2026-06-14, kids born in the spring love it.",  # a date that no birth cue introduces
     "version 3.2 of the app, room 101, 2 x 500 g flour",
 ])
@@ -90,7 +102,16 @@ def test_a_texts_language_picks_the_locale_and_english_keeps_the_households_coun
     assert pii_locale.guess("Hola, ¿nos vemos mañana en la plaza?", "en_GB") == "es_ES"
     assert pii_locale.guess("Can you pick up the kids at four?", "en_GB") == "en_GB"
     assert pii_locale.guess("milk", "de_DE") == "de_DE"  # too little to tell: the household's
+    # a form with no function words: its field names and months tell
+    assert pii_locale.guess("Geburtsdatum: 8. Januar 2008. Kennzeichen B-MW 1234.") == "de_DE"
+    # umlauts in names alone do not make an English note German
+    assert pii_locale.guess("Pick up Brötchen and Käse at Bäckerei Müller", "en_GB") == "en_GB"
     assert pii_locale.normalise("de-DE") == "de_DE" and pii_locale.normalise("fr_FR") is None
+
+
+def test_a_phone_in_brackets_keeps_its_brackets(redactor):
+    out, _ = redactor.redact("Rückfragen an Herrn Pfeiffer (0170 9876543).")
+    assert out.endswith("(<PHONE_1>)."), out
 
 
 def test_placeholders_stay_consistent_for_new_types(redactor):

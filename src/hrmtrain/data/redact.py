@@ -669,7 +669,7 @@ class Redactor:
         strong = self._strong_names(text)
         if not loc.startswith("en_"):
             strong += _eu_names.find(text, loc, _EU_STOP[loc[:2]])
-        cues = self._context_names(text)
+        cues = self._context_names(text, english=loc.startswith("en_"))
         # the NER model is English: on German or Spanish text (every German noun capitalised) it finds
         # more nouns than names, so there the rules alone decide
         ner_ok = self.use_ner and loc.startswith("en_")
@@ -835,7 +835,7 @@ class Redactor:
     @staticmethod
     def _structured(text: str, region: str = "US") -> list[_Cand]:
         out: list[_Cand] = []
-        out += _ids.find(text) + _birth_dates.find(text) + _web.find(text) + _plates.find(text)
+        out += _ids.find(text, region) + _birth_dates.find(text) + _web.find(text) + _plates.find(text)
         out += _eu_addresses.find(text)
         for m in EMAIL_RE.finditer(text):
             out.append((m.start(), m.end(), "EMAIL", "re"))
@@ -916,14 +916,15 @@ class Redactor:
                 _name_cands(out, m.start(), m.group(), "known", self.allow, strict=True)
         return out
 
-    def _context_names(self, text: str) -> list[_Cand]:
+    def _context_names(self, text: str, english: bool = True) -> list[_Cand]:
         """Names from context cues ("call X", "with X", "X said", "at X's", ", X!", and
         "X is/will" for words that are not English words). Skipped where NER saw a place and
         where a dish name follows. Also calendar "Where:" values as LOCATION. (Candidates that
-        NER calls a place are dropped later, in _finish.)"""
+        NER calls a place are dropped later, in _finish.) The name cues are English: `english`
+        False (German or Spanish text, see pii/names.py for theirs) keeps only the "Where:" rule."""
         out: list[_Cand] = []
-        rules = [_CUE_BEFORE_RE, _CUE_AFTER_RE, _AT_POSS_RE, _VOCATIVE_RE]
-        if _LEXICON:
+        rules = [_CUE_BEFORE_RE, _CUE_AFTER_RE, _AT_POSS_RE, _VOCATIVE_RE] if english else []
+        if _LEXICON and english:
             rules.append(_AUX_AFTER_RE)
         for rx in rules:
             for m in rx.finditer(text):
@@ -1036,6 +1037,8 @@ class Redactor:
                 s, e = words[0][0], words[-1][1]
             while s < e and not (text[s].isalnum() or text[s] in "+(#@"):
                 s += 1
+            if text[s:s + 1] == "(" and ")" not in text[s:e]:
+                s += 1  # "(0170 9876543)": the number, not its opening bracket
             while e > s and not (text[e - 1].isalnum() or text[e - 1] in ")."):
                 e -= 1
             if t == "PERSON":

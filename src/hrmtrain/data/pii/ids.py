@@ -6,6 +6,11 @@
 * UK NHS number (mod-11 check digit): 485 777 3456, 485-777-3456, 4857773456;
 * Spanish DNI (8 digits and the mod-23 letter) and NIE (X/Y/Z, 7 digits, letter);
 * German tax ID (Steuer-IdNr, 11 digits with its ISO 7064 check digit): 12 345 678 901 or bare.
+
+Right after its own cue ("SSN:", "NHS no.", "Steuer-ID") the shape alone is enough: a number with a typo in
+its check digit (or made up for a form) is still somebody's number, and nothing else reads that way there.
+A valid NHS number with no cue is read as one in British text when it does not start with 0 (every UK phone
+number does); elsewhere a phone reading wins (see PRIORITY in redact.py).
 """
 
 from __future__ import annotations
@@ -33,16 +38,37 @@ NIE_RE = re.compile(r"(?<![\w-])[XYZxyz][ -]?\d{7}[ -]?[A-Za-z](?![\w-])")
 ES_ID_CUED_RE = re.compile(r"(?i)\b(?:DNI|NIE|NIF|D\.N\.I\.)\b[\s:#.]*(?:[^\W\d_]+\.?[\s:]+){0,3}"
                            r"(?P<id>[XYZxyz]?[ -]?\d{7,8}[ -]?[A-Za-z])(?![\w-])")
 IDNR_RE = re.compile(_EDGE_L + r"\d{2}[ ]?\d{3}[ ]?\d{3}[ ]?\d{3}" + _EDGE_R)
+IDNR_CUE_RE = re.compile(r"(?i)\b(?:steuer[- ]?id(?:entifikationsnummer)?(?:[- ]?nr\.?)?|steuer[- ]?identifikations[- ]?nummer|"
+                         r"idnr\.?|identifikationsnummer|tax\s+id)")
+# (cue, shape) pairs whose shape alone counts right after the cue (up to 3 words and punctuation between)
+_CUED_SHAPES = (
+    (SSN_CUE_RE, re.compile(r"\d{3}([- .]?)\d{2}\1\d{4}"), "US_SSN"),
+    (NHS_CUE_RE, re.compile(r"\d{3}([ -]?)\d{3}\1\d{4}"), "UK_NHS"),
+    (IDNR_CUE_RE, re.compile(r"\d{2}[ ]?\d{3}[ ]?\d{3}[ ]?\d{3}"), "DE_TAX_ID"),
+)
+_BETWEEN = re.compile(r"[\s:#.,()-]*(?:[^\W\d_]+\.?[\s:#.,()-]+){0,3}")
 
 
 def _cue_before(cue: re.Pattern, text: str, start: int, window: int = 40) -> bool:
     return bool(cue.search(text, max(0, start - window), start))
 
 
-def find(text: str) -> list[tuple[int, int, str, str]]:
+def _cued(text: str) -> list[tuple[int, int, str, str]]:
+    out = []
+    for cue, shape, type_ in _CUED_SHAPES:
+        for c in cue.finditer(text):
+            b = _BETWEEN.match(text, c.end())
+            m = shape.match(text, b.end())
+            if m and not re.match(r"[\w/-]|[.,]\d", text[m.end():m.end() + 2]):
+                out.append((m.start(), m.end(), type_, "id-cue"))
+    return out
+
+
+def find(text: str, region: str = "US") -> list[tuple[int, int, str, str]]:
+    """ID candidates in `text`; `region` (US, GB, DE, ES) is the text's country (see the module docstring)."""
     if not any(c.isdigit() for c in text):
         return []
-    out: list[tuple[int, int, str, str]] = []
+    out: list[tuple[int, int, str, str]] = _cued(text)
     for m in SSN_RE.finditer(text):
         if _ssn.is_valid(re.sub(r"[ .]", "-", m.group())):
             out.append((m.start(), m.end(), "US_SSN", "ssn"))
@@ -53,8 +79,8 @@ def find(text: str) -> list[tuple[int, int, str, str]]:
             out.append((m.start(), m.end(), "US_SSN" if src == "ssn-cue" else "US_SSN_BARE", src))
     for m in NHS_RE.finditer(text):
         if _nhs.is_valid(re.sub(r"\D", "", m.group())):
-            cue = _cue_before(NHS_CUE_RE, text, m.start())
-            out.append((m.start(), m.end(), "UK_NHS" if cue else "UK_NHS_BARE", "nhs"))
+            sure = _cue_before(NHS_CUE_RE, text, m.start()) or (region == "GB" and m.group()[0] != "0")
+            out.append((m.start(), m.end(), "UK_NHS" if sure else "UK_NHS_BARE", "nhs"))
     for m in DNI_RE.finditer(text):
         if _dni.is_valid(re.sub(r"[ -]", "", m.group()).upper()):
             out.append((m.start(), m.end(), "ES_DNI", "dni"))
