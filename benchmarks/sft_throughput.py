@@ -1,25 +1,38 @@
-"""`hrmtrain train` against stock TRL `SFTTrainer` on the same tiny model, data and steps.
+"""`hrmtrain train` against TRL's `SFTTrainer` and transformers' `Trainer`, on the pretrained SmolLM2-135M base
+(and the tiny model as a second case), same data, same batches, same steps.
 
-    python benchmarks/sft_throughput.py [--steps 40] [--repeats 3] [--batch 8] [--variants ...]
+    python benchmarks/sft_throughput.py                        # SmolLM2-135M, 8 steps x batch 4, 3 repeats
+    python benchmarks/sft_throughput.py --model tiny --steps 20
+    python benchmarks/sft_throughput.py --variants trl,hf-trainer,hrm,hrm-lora --json out.json
 
-One run measures, on this machine:
-- the matmul peak (GFLOP/s of a 2048x2048 matmul in the benchmark's precision, median of 5);
-- for each variant, `--repeats` fresh processes (variants interleaved so drift hits all alike),
-  each training `--steps` steps from the same saved tiny Qwen3 on the same token sequences (the
-  sample household's training split as hrmtrain encodes it, given to TRL pre-tokenized):
-  real (non-padding) tokens/s as the median over steps after `--warmup`, peak resident memory of
-  the process (ru_maxrss), and MFU: the model FLOPs each step needed divided by its time and by the
-  matmul peak. Model FLOPs per sequence of s real tokens: 6 x body parameters x s (matmuls, forward
-  and backward) + 6 x layers x attention width x s^2 (causal attention) + 6 x hidden x vocab per
-  token that gets logits for the loss: every token for TRL (its default loss is on the whole
-  conversation), assistant tokens for hrmtrain (its loss is on assistant turns only, and its
-  chunked cross-entropy projects only those positions).
+What one run measures, on this machine (its CPU name and ISA are printed first):
+- the **shape-matched matmul peak**: GFLOP/s that torch.mm reaches on this model's own GEMMs (every
+  projection of a decoder layer and the output layer, each in its forward, input-gradient and
+  weight-gradient orientation, at the step's median token count), weighted by how often a step runs each,
+  in bf16 and in fp32;
+- for each variant, `--repeats` fresh processes, variants interleaved so drift hits all alike, each
+  training `--steps` optimizer steps from the same base on the same sequences in the same order (the
+  micro-batches hrmtrain's StepBatches draws, handed to the baselines with a sequential sampler): real
+  (non-padding) tokens/s as the median over the steps after `--warmup`, the process's peak RSS, and MFU:
+  the model FLOPs a step needs divided by its time and by the shape-matched peak of the precision used.
 
-Variants: `trl` is `SFTTrainer` with `SFTConfig` defaults (bf16, gradient checkpointing, fused AdamW,
-padding to the longest sequence, batch 8, max_length 1024, entropy/accuracy metrics every step),
-with only `use_cpu` set on a CPU, the precision matched to hrmtrain's, and steps/batch/seed set
-alike. The `hrm-*` variants are `hrmtrain train` with one option changed at a time, so the table
-says what each contributed. The last line compares the best hrmtrain variant with TRL:
+Model FLOPs of a sequence of s tokens, of which l get a loss (assistant tokens): 6 x body parameters x s
+(the projections, forward and backward) + 6 x layers x attention width x s^2 (causal attention) + 6 x hidden x
+vocab x l (the output layer where a loss needs it). The same count for every variant: a system that projects
+every position onto the vocabulary (transformers' built-in loss, TRL's CPU path) does more work, not more
+useful work.
+
+Baselines, configured as a user who cares about speed would:
+- `trl`: `SFTTrainer` with the benchmark's precision (bf16 where `trainer.precision=auto` picks it),
+  `padding_free=True` (the batch's sequences flattened into one row, no padding), the same max length,
+  gradient checkpointing off, the labels hrmtrain trains on (assistant tokens). What cannot be turned off in
+  TRL 1.16: its fused LM head always computes log-probs, entropy and top-1 for the `entropy` and
+  `mean_token_accuracy` metrics, and on a CPU (no Triton) it does so for every position, masked afterwards.
+- `hf-trainer`: transformers' `Trainer` on the same tokenized sequences, padded to the longest of the batch,
+  with the model's built-in loss (logits for every position), same precision, no checkpointing.
+
+`hrm*` variants are `hrmtrain train` with its defaults and one change each. The last line compares the
+best hrmtrain variant that trains every weight with the best baseline:
 `speedup: X.XXx tokens/s, memory ratio Y.YY, MFU Z%`.
 """
 
@@ -28,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -38,22 +52,97 @@ from pathlib import Path
 
 import torch
 
+MODELS = {"smollm2": "smollm2-135m", "tiny": "tiny"}
 HRM_VARIANTS = {
+    "hrm": [],
     "hrm-padded": ["trainer.packing=false"],
-    "hrm-packed": [],
-    "hrm-packed-compile": ["perf.compile=default"],
-    "hrm-packed-checkpointing": ["perf.gradient_checkpointing=true"],
-    "hrm-packed-unfused-adamw": ["perf.fused_adamw=false"],
-    "hrm-packed-1-loader-worker": ["perf.loader_workers=1"],
+    "hrm-compile": ["perf.compile=default"],
+    "hrm-lora": ["model.lora.enabled=true"],
 }
-BEST_BASE = ["trainer.packing=true"]  # every hrm-* variant starts from this; the variant then changes one thing
+HRM_BASE = ["trainer.packing=true"]  # every hrm-* variant starts from this
+BASELINES = ("trl", "hf-trainer")
+PARTIAL = {"hrm-lora"}  # train adapters only: reported, not compared with full fine-tuning baselines
 
 
 # ----------------------------------------------------------------------------------------------
-# shared set-up: sample data, a saved tiny base model, the encoded training sequences
+# the machine
 
 
-def prepare(workdir: Path, max_length: int, tiny: list[str]) -> dict:
+def cpu_info() -> dict:
+    """CPU model name and the ISA features that decide matmul speed."""
+    name, flags = platform.processor() or "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and name in ("unknown", "x86_64", ""):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    isa = [label for flag, label in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"),
+                                     ("avx512f", "AVX512"), ("avx2", "AVX2")) if flag in flags]
+    return {"name": name, "isa": isa or ["unknown"], "cores": os.cpu_count()}
+
+
+def model_shape(base: str) -> dict:
+    from transformers import AutoConfig
+
+    c = AutoConfig.from_pretrained(base)
+    head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+    attn = c.num_attention_heads * head_dim
+    kv = c.num_key_value_heads * head_dim
+    per_layer = c.hidden_size * (attn + 2 * kv) + attn * c.hidden_size + 3 * c.hidden_size * c.intermediate_size
+    return {"body_params": per_layer * c.num_hidden_layers, "layers": c.num_hidden_layers, "attn_width": attn,
+            "kv_width": kv, "hidden": c.hidden_size, "intermediate": c.intermediate_size, "vocab": c.vocab_size}
+
+
+def sequence_flops(length: int, labelled: int, shape: dict) -> float:
+    """Model FLOPs (forward + backward) of one sequence (see the module docstring)."""
+    return (6 * shape["body_params"] * length + 6 * shape["layers"] * shape["attn_width"] * length * length
+            + 6 * shape["hidden"] * shape["vocab"] * labelled)
+
+
+def model_gemms(shape: dict, tokens: int, labelled: int) -> list[tuple[tuple[int, int, int], int]]:
+    """((M, K, N), times per step) for every GEMM of a training step: each projection (M tokens x K in ->
+    N out) in its forward, input-gradient (M x N -> K) and weight-gradient (K x M -> N) orientation."""
+    h, i, a, kv, layers = shape["hidden"], shape["intermediate"], shape["attn_width"], shape["kv_width"], shape["layers"]
+    forward = [((tokens, h, a), layers), ((tokens, h, kv), 2 * layers), ((tokens, a, h), layers),
+               ((tokens, h, i), 2 * layers), ((tokens, i, h), layers), ((labelled, h, shape["vocab"]), 1)]
+    out = []
+    for (m, k, n), times in forward:
+        out += [((m, k, n), times), ((m, n, k), times), ((k, m, n), times)]
+    return out
+
+
+def shape_matched_peak(gemms, dtype: torch.dtype, repeats: int = 5) -> float:
+    """GFLOP/s of torch.mm over this mix of GEMMs: their FLOPs over their time, each weighted by how often a
+    step runs it (median of `repeats` per shape)."""
+    flops = seconds = 0.0
+    for (m, k, n), times in gemms:
+        a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+        torch.mm(a, b)
+        runs = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            torch.mm(a, b)
+            runs.append(time.perf_counter() - start)
+        flops += 2 * m * k * n * times
+        seconds += statistics.median(runs) * times
+    return flops / seconds / 1e9
+
+
+# ----------------------------------------------------------------------------------------------
+# shared set-up: sample data, the base, the step batches
+
+
+def compose_for(spec: dict, extra: list[str] = ()):
+    from hrmtrain.config import compose
+
+    return compose([f"data.path={spec['data']}", f"model.base={spec['base']}",
+                    f"trainer.max_length={spec['max_length']}", f"trainer.batch_size={spec['batch']}", *extra])
+
+
+def prepare(workdir: Path, model: str) -> dict:
     from hrmtrain.config import compose
     from hrmtrain.data.build import build
     from hrmtrain.data.synth import generate
@@ -62,51 +151,41 @@ def prepare(workdir: Path, max_length: int, tiny: list[str]) -> dict:
     generate(workdir / "household", seed=0)
     build(compose([f"data.raw={workdir / 'household'}", f"data.path={workdir / 'data'}",
                    f"lineage.dir={workdir / 'lineage'}"]))
-    cfg = compose([f"model.tiny.{kv}" for kv in tiny])
-    source = models.ModelSource("tiny", None)
-    tokenizer = models.load_tokenizer(source)
-    model = models.load_model(source, cfg.model, tokenizer)
-    model.save_pretrained(workdir / "base")
-    tokenizer.save_pretrained(workdir / "base")
-    return {"data": str(workdir / "data"), "base": str(workdir / "base"), "max_length": max_length}
+    if model == "tiny":  # saved once so every process starts from the same weights
+        cfg = compose(["model.base=tiny", "experiment=tiny"])
+        source = models.ModelSource("tiny", None)
+        tokenizer = models.load_tokenizer(source)
+        models.load_model(source, cfg.model, tokenizer).save_pretrained(workdir / "base")
+        tokenizer.save_pretrained(workdir / "base")
+        return {"data": str(workdir / "data"), "base": str(workdir / "base")}
+    return {"data": str(workdir / "data"), "base": str(models.resolve(MODELS[model]).path)}
 
 
-def encoded_examples(spec: dict):
+def step_sequences(spec: dict) -> tuple[object, list[list[object]]]:
+    """The tokenizer and, per optimizer step, the encoded examples hrmtrain trains on (its own split,
+    encoding and StepBatches order)."""
     from hrmtrain.train import model as models
     from hrmtrain.train.chat import ChatEncoder
-    from hrmtrain.train.dataset import encode_rows, load_rows
+    from hrmtrain.train.dataset import StepBatches, encode_rows, load_train_val
 
-    tokenizer = models.load_tokenizer(models.resolve(spec["base"]))
-    rows = load_rows(Path(spec["data"]) / "train.parquet")
-    return tokenizer, encode_rows(rows, ChatEncoder(tokenizer), spec["max_length"])
-
-
-def model_shape(base: str) -> dict:
-    from transformers import AutoConfig
-
-    c = AutoConfig.from_pretrained(base)
-    attn = c.num_attention_heads * c.head_dim
-    kv = c.num_key_value_heads * c.head_dim
-    per_layer = c.hidden_size * (attn + 2 * kv) + attn * c.hidden_size + 3 * c.hidden_size * c.intermediate_size
-    return {"body_params": per_layer * c.num_hidden_layers, "layers": c.num_hidden_layers, "attn_width": attn,
-            "hidden": c.hidden_size, "vocab": c.vocab_size}
+    cfg = compose_for(spec)
+    tokenizer = models.load_tokenizer(models.resolve(spec["base"]), cfg.model.chat_template)
+    train_rows, _ = load_train_val(cfg.data.path, cfg.data.val_ratio, cfg.data.seed)
+    examples = encode_rows(train_rows, ChatEncoder(tokenizer, enable_thinking=cfg.data.enable_thinking),
+                           spec["max_length"])
+    batches = StepBatches(examples, spec["batch"], 1, cfg.trainer.seed, pad_id=tokenizer.pad_token_id)
+    return tokenizer, [batches.micro_batches(s)[0] for s in range(spec["steps"])]
 
 
-def step_flops(lengths: list[int], logit_tokens: int, shape: dict) -> float:
-    """Model FLOPs (forward + backward) one optimizer step needs (see the module docstring)."""
-    body = sum(6 * shape["body_params"] * s + 6 * shape["layers"] * shape["attn_width"] * s * s for s in lengths)
-    return body + 6 * shape["hidden"] * shape["vocab"] * logit_tokens
+def labelled(example) -> int:
+    from hrmtrain.train.chat import IGNORE
+
+    return sum(1 for y in example.labels[1:] if y != IGNORE)
 
 
-def matmul_peak_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    torch.mm(a, b)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        times.append(time.perf_counter() - start)
-    return 2 * n**3 / statistics.median(times) / 1e9
+def step_record(examples, seconds: float, shape: dict) -> dict:
+    return {"tokens": sum(len(e.input_ids) for e in examples), "time": seconds,
+            "flops": sum(sequence_flops(len(e.input_ids), labelled(e), shape) for e in examples)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -118,75 +197,132 @@ def peak_rss_mb() -> float:
 
 
 def worker_hrm(spec: dict, overrides: list[str]) -> dict:
-    from hrmtrain.config import compose
-    from hrmtrain.train.chat import IGNORE
-    from hrmtrain.train.dataset import StepBatches
     from hrmtrain.train.stage import train
 
     out = Path(spec["workdir"]) / f"run-{os.getpid()}"
-    steps, batch = spec["steps"], spec["batch"]
-    cfg = compose([f"data.path={spec['data']}", f"model.base={spec['base']}", f"run.dir={out}", "run.name=bench",
-                   f"lineage.dir={out / 'lineage'}", f"trainer.max_steps={steps}", f"trainer.batch_size={batch}",
-                   f"trainer.max_length={spec['max_length']}", f"trainer.precision={spec['precision']}",
-                   f"trainer.eval_every={steps}", f"trainer.checkpoint_every={steps}", "trainer.warmup_steps=0",
-                   f"trainer.lr={spec['lr']}", "logging.wandb_mode=disabled", *BEST_BASE, *overrides])
+    steps = spec["steps"]
+    cfg = compose_for(spec, [f"run.dir={out}", "run.name=bench", f"lineage.dir={out / 'lineage'}",
+                             f"trainer.max_steps={steps}", f"trainer.precision={spec['precision']}",
+                             f"trainer.eval_every={steps}", f"trainer.checkpoint_every={steps}",
+                             "trainer.eval_tasks_every=0", "trainer.warmup_steps=0", f"trainer.lr={spec['lr']}",
+                             "logging.wandb_mode=disabled", *HRM_BASE, *overrides])
     result = train(cfg)
     rows = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
-    rows = [r for r in rows if "train/tokens_per_s" in r]
-    _, examples = encoded_examples(spec)
-    batches = StepBatches(examples, batch, 1, cfg.trainer.seed, pad_id=0)
+    times = [r["train/step_time_s"] for r in rows if "train/step_time_s" in r]
+    _, per_step = step_sequences(spec)
     shape = model_shape(spec["base"])
-    per_step = []
-    for r in rows:
-        chosen = batches.micro_batches(r["step"] - 1)[0]
-        targets = sum(sum(1 for y in e.labels[1:] if y != IGNORE) for e in chosen)
-        per_step.append({"tokens": r["train/tokens_per_s"] * r["train/step_time_s"], "time": r["train/step_time_s"],
-                         "flops": step_flops([len(e.input_ids) for e in chosen], targets, shape)})
-    return {"steps": per_step, "peak_rss_mb": peak_rss_mb(), "perf": result.summary.get("perf", {})}
+    return {"steps": [step_record(ex, t, shape) for ex, t in zip(per_step, times)],
+            "peak_rss_mb": peak_rss_mb(), "perf": result.summary.get("perf", {})}
+
+
+def worker_runtime(spec: dict) -> dict:
+    """What a training process holds before its model: torch, transformers, hrmtrain, the tokenizer and the
+    encoded data (the `runtime` term of `hrmtrain plan` on a CPU)."""
+    import psutil
+
+    import hrmtrain.train.stage  # noqa: F401 - everything `hrmtrain train` imports
+
+    step_sequences(spec)
+    return {"runtime_bytes": psutil.Process().memory_info().rss}
+
+
+def plan_check(spec: dict, table: dict, runtime_bytes: int) -> dict:
+    """`hrmtrain plan`'s estimate (train/memory_plan.py) for the hrm and hrm-lora runs, with the largest step
+    of the run as the micro-batch, against their measured peak RSS."""
+    from transformers import AutoConfig
+
+    from hrmtrain.train import memory_plan
+
+    cfg = compose_for(spec)
+    shape = memory_plan.shape_from_config(AutoConfig.from_pretrained(spec["base"]))
+    _, per_step = step_sequences(spec)
+    tokens = max(sum(len(e.input_ids) for e in ex) for ex in per_step)
+    out = {}
+    for variant, method in (("hrm", "full"), ("hrm-lora", "lora")):
+        if variant not in table:
+            continue
+        est = memory_plan.plan(shape, method, tokens=tokens, bf16=spec["precision"] == "bf16", checkpointing=False,
+                               chunk=cfg.trainer.loss_chunk_size, lora_r=cfg.model.lora.r,
+                               lora_base_dtype="bf16" if spec["precision"] == "bf16" else "fp32", runtime=runtime_bytes)
+        measured = table[variant]["peak_rss_mb"]
+        out[variant] = {"plan_mb": est.total / 2**20, "measured_mb": measured, "ratio": est.total / 2**20 / measured,
+                        "parts_mb": {k: v / 2**20 for k, v in est.parts.items()}, "tokens": tokens}
+    return out
+
+
+def _baseline_dataset(spec: dict):
+    from datasets import Dataset
+
+    tokenizer, per_step = step_sequences(spec)
+    rows = [{"input_ids": e.input_ids, "labels": e.labels} for step in per_step for e in step]
+    return tokenizer, per_step, Dataset.from_list(rows)
+
+
+class _StepClock:
+    """A TrainerCallback's worth of timestamps: train begin, then the end of every optimizer step."""
+
+    def __init__(self):
+        from transformers import TrainerCallback
+
+        ends = self.ends = []
+
+        class Clock(TrainerCallback):
+            def on_train_begin(self, args, state, control, **kwargs):
+                ends.append(time.perf_counter())
+
+            def on_step_end(self, args, state, control, **kwargs):
+                ends.append(time.perf_counter())
+
+        self.callback = Clock()
+
+    def records(self, per_step, shape) -> list[dict]:
+        return [step_record(ex, self.ends[k + 1] - self.ends[k], shape) for k, ex in enumerate(per_step)
+                if k + 1 < len(self.ends)]
+
+
+def _common_args(spec: dict, name: str) -> dict:
+    return dict(output_dir=str(Path(spec["workdir"]) / f"{name}-{os.getpid()}"), max_steps=spec["steps"],
+                per_device_train_batch_size=spec["batch"], learning_rate=spec["lr"],
+                bf16=spec["precision"] == "bf16", seed=0, report_to=[], save_strategy="no",
+                use_cpu=not torch.cuda.is_available(), train_sampling_strategy="sequential",
+                gradient_checkpointing=False, logging_steps=10**6, dataloader_num_workers=0, warmup_steps=0)
 
 
 def worker_trl(spec: dict) -> dict:
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM, TrainerCallback
+    from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
-    tokenizer, examples = encoded_examples(spec)
-    dataset = Dataset.from_list([{"input_ids": e.input_ids} for e in examples])
-    shape = model_shape(spec["base"])
-    seen: list[tuple[int, list[int]]] = []  # per collated batch: (tokens that get logits, real lengths)
-    ends: list[float] = []
-
-    class Timing(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kwargs):
-            ends.append(time.perf_counter())
-
-        def on_step_end(self, args, state, control, **kwargs):
-            ends.append(time.perf_counter())
-
-    on_cpu = not torch.cuda.is_available()
-    config = SFTConfig(output_dir=str(Path(spec["workdir"]) / f"trl-{os.getpid()}"), max_steps=spec["steps"],
-                       per_device_train_batch_size=spec["batch"], max_length=spec["max_length"],
-                       learning_rate=spec["lr"], bf16=spec["precision"] == "bf16", seed=0, report_to=[],
-                       save_strategy="no", use_cpu=on_cpu)
+    tokenizer, per_step, dataset = _baseline_dataset(spec)
+    clock = _StepClock()
+    # the sequences are hrmtrain's, already cut at max_length; TRL refuses a max_length it would not enforce
+    # with padding_free and no packing
+    config = SFTConfig(**_common_args(spec, "trl"), max_length=None, padding_free=True)
     model = AutoModelForCausalLM.from_pretrained(spec["base"], dtype=torch.float32)
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                         callbacks=[Timing()])
-    stock = trainer.data_collator
-
-    def recording(features):
-        out = stock(features)
-        lengths = out["attention_mask"].sum(1).tolist()
-        seen.append((int((out["labels"][:, 1:] != -100).sum()), lengths))
-        return out
-
-    trainer.data_collator = recording
+                         callbacks=[clock.callback])
     trainer.train()
-    per_step = []
-    for k in range(1, len(ends)):
-        logit_tokens, lengths = seen[k - 1]
-        per_step.append({"tokens": sum(lengths), "time": ends[k] - ends[k - 1],
-                         "flops": step_flops(lengths, logit_tokens, shape)})
-    return {"steps": per_step, "peak_rss_mb": peak_rss_mb(), "perf": {}}
+    return {"steps": clock.records(per_step, model_shape(spec["base"])), "peak_rss_mb": peak_rss_mb(), "perf": {}}
+
+
+def worker_hf_trainer(spec: dict) -> dict:
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+
+    from hrmtrain.train.dataset import collate
+    from hrmtrain.train.chat import Example
+
+    tokenizer, per_step, dataset = _baseline_dataset(spec)
+    pad = tokenizer.pad_token_id
+
+    def padded(features):  # right-padded to the batch's longest, labels -100 outside assistant turns
+        batch = collate([Example(f["input_ids"], f["labels"]) for f in features], pad)
+        return batch
+
+    clock = _StepClock()
+    model = AutoModelForCausalLM.from_pretrained(spec["base"], dtype=torch.float32)
+    args = TrainingArguments(**_common_args(spec, "hf"), remove_unused_columns=False)
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=padded, callbacks=[clock.callback])
+    trainer.train()
+    return {"steps": clock.records(per_step, model_shape(spec["base"])), "peak_rss_mb": peak_rss_mb(), "perf": {}}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -205,22 +341,23 @@ def run_variant(name: str, spec_file: Path) -> dict:
 def summarise(result: dict, warmup: int, peak_gflops: float) -> dict:
     steady = result["steps"][warmup:] or result["steps"]
     return {"tokens_per_s": statistics.median(s["tokens"] / s["time"] for s in steady),
+            "step_time_s": statistics.median(s["time"] for s in steady),
             "mfu": statistics.median(s["flops"] / s["time"] / 1e9 / peak_gflops for s in steady),
             "peak_rss_mb": result["peak_rss_mb"]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--warmup", type=int, default=5, help="steps left out of the medians (compilation, caches)")
+    ap.add_argument("--model", choices=list(MODELS), default="smollm2")
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--warmup", type=int, default=2, help="steps left out of the medians (start-up, caches)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=8, help="TRL's default per-device batch size")
-    ap.add_argument("--max-length", type=int, default=1024, help="TRL's default max_length")
+    ap.add_argument("--batch", type=int, default=4, help="sequences per optimizer step (hrmtrain's default)")
+    ap.add_argument("--max-length", type=int, default=1536, help="hrmtrain's default trainer.max_length")
     ap.add_argument("--precision", choices=["bf16", "fp32"], default=None,
                     help="default: what hrmtrain's trainer.precision=auto picks on this machine")
-    ap.add_argument("--tiny", default="", help="shape of the tiny model, e.g. hidden_size=512,num_hidden_layers=4 "
-                    "(keys of model.tiny; default: hrmtrain's built-in tiny model)")
-    ap.add_argument("--variants", default=",".join(["trl", *HRM_VARIANTS]))
+    ap.add_argument("--variants", default=",".join([*BASELINES, "hrm", "hrm-padded", "hrm-lora"]),
+                    help=f"among {', '.join([*BASELINES, *HRM_VARIANTS])}")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
@@ -229,7 +366,8 @@ def main() -> None:
     if args.worker:
         spec = json.loads(args.spec.read_text())
         torch.set_num_threads(spec["threads"])
-        result = worker_trl(spec) if args.worker == "trl" else worker_hrm(spec, HRM_VARIANTS[args.worker])
+        result = (worker_trl(spec) if args.worker == "trl" else worker_hf_trainer(spec) if args.worker == "hf-trainer"
+                  else worker_runtime(spec) if args.worker == "runtime" else worker_hrm(spec, HRM_VARIANTS[args.worker]))
         print(json.dumps(result))
         return
 
@@ -237,44 +375,81 @@ def main() -> None:
 
     precision = args.precision or resolve("auto", "cuda" if torch.cuda.is_available() else "cpu")[0]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = [v for v in variants if v != "trl" and v not in HRM_VARIANTS]
+    unknown = [v for v in variants if v not in BASELINES and v not in HRM_VARIANTS]
     if unknown:
-        raise SystemExit(f"unknown variants {unknown}; known: trl, {', '.join(HRM_VARIANTS)}")
+        raise SystemExit(f"unknown variants {unknown}; known: {', '.join([*BASELINES, *HRM_VARIANTS])}")
     threads = torch.get_num_threads()
-    peak = matmul_peak_gflops(torch.bfloat16 if precision == "bf16" else torch.float32)
-    print(f"{threads} threads, precision {precision}, matmul peak {peak:.1f} GFLOP/s; "
-          f"{args.steps} steps x batch {args.batch}, {args.repeats} repeats", flush=True)
+    cpu = cpu_info()
+    print(f"CPU: {cpu['name']} ({', '.join(cpu['isa'])}), {threads} threads; model {args.model}, "
+          f"precision {precision}; {args.steps} steps x batch {args.batch}, max_length {args.max_length}, "
+          f"{args.repeats} repeats", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
-        spec = {**prepare(Path(tmp), args.max_length, [kv for kv in args.tiny.split(",") if kv]), "workdir": tmp, "steps": args.steps, "batch": args.batch,
-                "precision": precision, "lr": 2e-5, "threads": threads}
+        spec = {**prepare(Path(tmp), args.model), "model": args.model, "workdir": tmp, "steps": args.steps, "batch": args.batch,
+                "max_length": args.max_length, "precision": precision, "lr": 2e-5, "threads": threads}
+        shape = model_shape(spec["base"])
+        _, per_step = step_sequences(spec)
+        tokens = int(statistics.median(sum(len(e.input_ids) for e in ex) for ex in per_step))
+        n_lab = int(statistics.median(sum(labelled(e) for e in ex) for ex in per_step))
+        gemms = model_gemms(shape, tokens, n_lab)
+        native_bf16 = resolve("auto", "cpu")[0] == "bf16" or torch.cuda.is_available()
+        # bf16 on a CPU without bf16 kernels runs at ~1 GFLOP/s (AVX2 EPYC): the full shapes would take ten
+        # minutes to time, so there its token dimension is cut to 16 (a rough figure, for the record only)
+        peaks = {"bf16": shape_matched_peak(gemms if native_bf16 else model_gemms(shape, 16, 16), torch.bfloat16,
+                                            repeats=5 if native_bf16 else 1)}
+        print(f"shape-matched matmul peak (median step: {tokens} tokens, {n_lab} with a loss): "
+              f"bf16 {peaks['bf16']:.1f} GFLOP/s{'' if native_bf16 else ' (no bf16 kernels: measured at 16 tokens)'}",
+              flush=True)
+        if precision == "bf16":  # for the record: fp32 on the same shapes
+            peaks["fp32"] = shape_matched_peak(gemms, torch.float32)
         spec_file = Path(tmp) / "spec.json"
         spec_file.write_text(json.dumps(spec))
         runs: dict[str, list[dict]] = {v: [] for v in variants}
+        raw_runs: dict[str, list[dict]] = {v: [] for v in variants}
         perf_lines: dict[str, dict] = {}
+        peak_runs: list[float] = []
         for r in range(args.repeats):
+            # the peak of the run's own precision is measured again before each repeat (a shared machine's
+            # speed drifts; 116 and 159 GFLOP/s were seen an hour apart), MFU divides by their median
+            peak_runs.append(shape_matched_peak(gemms, torch.bfloat16 if precision == "bf16" else torch.float32))
+            print(f"  repeat {r + 1}: {precision} shape-matched peak {peak_runs[-1]:.1f} GFLOP/s", flush=True)
             for v in variants:
                 raw = run_variant(v, spec_file)
                 perf_lines[v] = raw["perf"]
-                runs[v].append(summarise(raw, args.warmup, peak))
+                raw_runs[v].append(raw)
+                runs[v].append(summarise(raw, args.warmup, peak_runs[-1]))
                 s = runs[v][-1]
-                print(f"  repeat {r + 1} {v:28s} {s['tokens_per_s']:9,.0f} tok/s  {s['peak_rss_mb']:7,.0f} MB  "
-                      f"MFU {s['mfu']:.1%}", flush=True)
+                print(f"  repeat {r + 1} {v:14s} {s['tokens_per_s']:9,.0f} tok/s  {s['step_time_s']:6.2f} s/step  "
+                      f"{s['peak_rss_mb']:7,.0f} MB  MFU {s['mfu']:.1%}", flush=True)
 
-    table = {v: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for v, rs in runs.items()}
-    base = table.get("trl")
-    print("\n| variant | real tokens/s | vs TRL | peak RSS (MB) | MFU |\n|---|---:|---:|---:|---:|")
+        peak = statistics.median(peak_runs)
+        peaks[precision] = peak
+        runs = {v: [summarise(raw, args.warmup, peak) for raw in rs] for v, rs in raw_runs.items()}
+        table = {v: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for v, rs in runs.items()}
+        plans = plan_check(spec, table, run_variant("runtime", spec_file)["runtime_bytes"])
+
+    base_name = max((v for v in table if v in BASELINES), key=lambda v: table[v]["tokens_per_s"], default=None)
+    base = table.get(base_name)
+    print(f"\nshape-matched {precision} matmul peak, median of the repeats: {peak:.1f} GFLOP/s")
+    print(f"| variant | real tokens/s | vs {base_name or '-'} | s/step | peak RSS (MB) | MFU ({precision}) |\n"
+          "|---|---:|---:|---:|---:|---:|")
     for v, m in table.items():
         ratio = f"{m['tokens_per_s'] / base['tokens_per_s']:.2f}x" if base else "-"
-        print(f"| {v} | {m['tokens_per_s']:,.0f} | {ratio} | {m['peak_rss_mb']:,.0f} | {m['mfu']:.1%} |")
+        print(f"| {v} | {m['tokens_per_s']:,.0f} | {ratio} | {m['step_time_s']:.2f} | {m['peak_rss_mb']:,.0f} "
+              f"| {m['mfu']:.1%} |")
+    for v, pc in plans.items():
+        print(f"hrmtrain plan for {v} ({pc['tokens']} tokens, the largest step): {pc['plan_mb']:,.0f} MB estimated, "
+              f"{pc['measured_mb']:,.0f} MB measured peak RSS ({pc['ratio']:.2f}x)")
     if args.json:
-        args.json.write_text(json.dumps({"precision": precision, "threads": threads, "matmul_peak_gflops": peak,
+        args.json.write_text(json.dumps({"cpu": cpu, "model": args.model, "precision": precision, "threads": threads,
+                                         "plan_check": plans,
+                                         "shape_matched_peak_gflops": peaks, "median_step_tokens": tokens,
                                          "steps": args.steps, "batch": args.batch, "repeats": args.repeats,
                                          "medians": table, "runs": runs, "perf": perf_lines}, indent=2))
-    hrm = {v: m for v, m in table.items() if v != "trl"}
+    hrm = {v: m for v, m in table.items() if v in HRM_VARIANTS and v not in PARTIAL}
     if base and hrm:
         best_name, best = max(hrm.items(), key=lambda kv: kv[1]["tokens_per_s"])
-        print(f"best hrmtrain variant: {best_name}")
+        print(f"best hrmtrain variant: {best_name}; best baseline: {base_name}")
         print(f"speedup: {best['tokens_per_s'] / base['tokens_per_s']:.2f}x tokens/s, "
               f"memory ratio {best['peak_rss_mb'] / base['peak_rss_mb']:.2f}, MFU {best['mfu']:.0%}")
 

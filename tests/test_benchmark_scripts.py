@@ -14,19 +14,21 @@ from conftest import ROOT
 
 
 @pytest.mark.slow
-def test_sft_throughput_benchmark_compares_hrmtrain_with_stock_trl(tmp_path):
+def test_sft_throughput_benchmark_compares_hrmtrain_with_trl_and_the_transformers_trainer(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sft_throughput.py"), "--steps", "3",
-                           "--warmup", "1", "--repeats", "1", "--variants", "trl,hrm-packed", "--json", str(out)],
-                          capture_output=True, text=True, timeout=1500, cwd=tmp_path)
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sft_throughput.py"), "--model", "tiny",
+                           "--steps", "3", "--warmup", "1", "--repeats", "1", "--variants", "trl,hf-trainer,hrm",
+                           "--json", str(out)], capture_output=True, text=True, timeout=1500, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    last = proc.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"speedup: \d+\.\d\dx tokens/s, memory ratio \d+\.\d\d, MFU \d+%", last), last
+    lines = proc.stdout.strip().splitlines()
+    assert re.fullmatch(r"speedup: \d+\.\d\dx tokens/s, memory ratio \d+\.\d\d, MFU \d+%", lines[-1]), lines[-1]
+    assert lines[0].startswith("CPU: ") and "threads" in lines[0], lines[0]
     result = json.loads(out.read_text())
-    assert set(result["medians"]) == {"trl", "hrm-packed"}
+    assert set(result["medians"]) == {"trl", "hf-trainer", "hrm"}
     for m in result["medians"].values():
         assert m["tokens_per_s"] > 0 and m["peak_rss_mb"] > 0 and 0 < m["mfu"] < 1
-    assert result["matmul_peak_gflops"] > 0
+    assert result["shape_matched_peak_gflops"]["fp32"] > 0 and result["shape_matched_peak_gflops"]["bf16"] > 0
+    assert result["cpu"]["isa"]
 
 
 @pytest.mark.slow

@@ -123,3 +123,36 @@ def _rows_of(packed, examples):
         rows.append(row)
     assert sum(len(r) for r in rows) == len(examples)
     return rows
+
+
+def test_packed_rows_attend_per_sequence_as_the_block_mask_would(tokenizer, monkeypatch):
+    """varlen_attention: each packed sequence gets its own causal SDPA call (no S x S mask over the row), and
+    the loss and gradients are those of transformers' sdpa path with its block-diagonal mask."""
+    import torch.nn.functional as F
+
+    from hrmtrain.train import varlen_attention
+    from hrmtrain.train.dataset import collate_packed
+
+    lm = _tiny_lm(tokenizer)
+    examples = _examples(tokenizer, 4)
+    width = max(len(e.input_ids) for e in examples) + 5  # several rows, some with a padding segment
+    packed = collate_packed(examples, tokenizer.pad_token_id, width)
+    packed.pop("real_tokens")
+    masked = SFTLoss(lm, chunk_size=64, varlen_attention=False)
+    loss_mask, _ = masked(**packed)
+    g_mask = torch.autograd.grad(loss_mask, list(lm.parameters()))
+    calls = []
+    sdpa = F.scaled_dot_product_attention
+    monkeypatch.setattr(varlen_attention.F, "scaled_dot_product_attention",
+                        lambda q, *a, **k: calls.append((q.shape[2], k["is_causal"])) or sdpa(q, *a, **k))
+    varlen = SFTLoss(lm, chunk_size=64)
+    assert lm.config._attn_implementation == varlen_attention.NAME
+    loss_var, _ = varlen(**packed)
+    g_var = torch.autograd.grad(loss_var, list(lm.parameters()))
+    segments = varlen_attention.segments(packed["position_ids"]).tolist()
+    assert len(calls) == len(segments) * lm.config.num_hidden_layers
+    assert sorted(n for n, _ in calls[:len(segments)]) == sorted(e - s for _, s, e in segments)
+    assert all(causal for n, causal in calls if n > 1)
+    assert torch.allclose(loss_var, loss_mask, rtol=1e-5)
+    for a, b in zip(g_mask, g_var):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -21,6 +21,7 @@ Overrides use Hydra syntax, e.g.
   hrmtrain retrieval retrieval.epochs=1 retrieval.reranker.enabled=false
   hrmtrain export run.name=my-run export.repository=/srv/models
   hrmtrain export list | verify | promote lmodule 2 | rollback lmodule   (--repository DIR)
+  hrmtrain plan model.base=qwen3-8b plan.gpu_memory_gb=32   (memory per GPU before renting one)
   hrmtrain train --cfg job          (print the composed config and exit)
   hrmtrain train --help             (Hydra's help: config groups and every key)
 
@@ -47,6 +48,9 @@ STAGES: dict[str, Stage] = {
     "export": Stage("hrmtrain.export.stage:run",
                     "a run's L-Module, embedder and reranker -> ONNX (checked against PyTorch), TensorRT where "
                     "a GPU exists, NVFP4 checkpoint -> versioned model repository (Triton layout)"),
+    "plan": Stage("hrmtrain.train.memory_plan:run",
+                  "memory per GPU for the configured base and trainer: full, LoRA, QLoRA, FSDP2 over N GPUs "
+                  "(plan.gpu_memory_gb=96)"),
     "report": Stage("hrmtrain.report:run", "write runs/<name>/report.html for a finished run"),
     "pipeline": Stage("hrmtrain.pipeline:run",
                       "data, train, retrieval, eval (trained vs untrained base), loadtest, export and report, in order"),

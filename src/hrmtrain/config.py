@@ -415,6 +415,16 @@ class ExportConfig:
 
 
 @dataclass
+class PlanConfig:
+    """`hrmtrain plan`: the memory one GPU needs for the configured base and trainer (train/memory_plan.py)."""
+
+    gpu_memory_gb: float = 96.0  # the card to check against: 96 for an RTX PRO 6000 Blackwell, 32 for an RTX 5090
+    gpus: list[int] = field(default_factory=lambda: [1, 2, 4, 8])  # FSDP2 over N GPUs, one column each
+    tokens: Optional[int] = None  # tokens per micro-batch; default the worst case, batch_size x max_length
+    lora_base_dtype: str = "bf16"  # the frozen base of a LoRA run on a GPU (hrmtrain keeps it in the compute dtype)
+
+
+@dataclass
 class HrmConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -426,6 +436,7 @@ class HrmConfig:
     perf: PerfConfig = field(default_factory=PerfConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
 
 
 class ConfigValueError(HrmError, ValueError):
@@ -460,7 +471,13 @@ def check_values(cfg) -> None:
         "eval.load.max_new_tokens": cfg.eval.load.max_new_tokens,
         **{f"eval.budget_sweep[{i}]": v for i, v in enumerate(cfg.eval.budget_sweep)},
         **{f"eval.load.concurrency[{i}]": v for i, v in enumerate(cfg.eval.load.concurrency)},
+        **{f"plan.gpus[{i}]": v for i, v in enumerate(cfg.plan.gpus)},
+        **({"plan.tokens": cfg.plan.tokens} if cfg.plan.tokens is not None else {}),
     }
+    if not cfg.plan.gpu_memory_gb > 0:
+        raise ConfigValueError("plan.gpu_memory_gb", cfg.plan.gpu_memory_gb, "a number of GB > 0")
+    if cfg.plan.lora_base_dtype not in ("bf16", "fp16", "fp32"):
+        raise ConfigValueError("plan.lora_base_dtype", cfg.plan.lora_base_dtype, "one of bf16, fp16, fp32")
     for key in ("profile_wait", "profile_warmup", "loader_workers"):
         if cfg.perf[key] < 0:
             raise ConfigValueError(f"perf.{key}", cfg.perf[key], "an integer >= 0")

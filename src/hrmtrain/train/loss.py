@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from hrmtrain.train import varlen_attention as _varlen
 from hrmtrain.train.chat import IGNORE
 
 
@@ -47,10 +48,14 @@ class SFTLoss(torch.nn.Module):
     DDP and FSDP wrap this module, so their hooks see the whole computation, output head included.
     """
 
-    def __init__(self, causal_lm: torch.nn.Module, chunk_size: int):
+    def __init__(self, causal_lm: torch.nn.Module, chunk_size: int, varlen_attention: bool = True):
         super().__init__()
         self.lm = causal_lm
         self.chunk_size = chunk_size
+        config = getattr(causal_lm, "config", None)
+        if varlen_attention and getattr(config, "_attn_implementation", None) == "sdpa":
+            # packed rows: one causal SDPA call per sequence (varlen_attention.py); otherwise exactly sdpa
+            causal_lm.set_attn_implementation(_varlen.register())
 
     def forward(self, input_ids, attention_mask=None, labels=None, position_ids=None):
         """A padded batch comes with `attention_mask`; a packed one (dataset.collate_packed) with
@@ -58,7 +63,12 @@ class SFTLoss(torch.nn.Module):
         if labels is None:
             raise TypeError("SFTLoss needs labels")
         body = self.lm.get_decoder() if hasattr(self.lm, "get_decoder") else self.lm.model
-        hidden = body(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).last_hidden_state
+        extra = {}
+        if (position_ids is not None and attention_mask is None
+                and getattr(self.lm.config, "_attn_implementation", None) == _varlen.NAME):
+            extra["hrm_segments"] = _varlen.segments(position_ids)
+        hidden = body(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                      **extra).last_hidden_state
         head = self.lm.get_output_embeddings()
         h, y = shift_targets(hidden, labels)
         if y.numel() == 0:

@@ -168,8 +168,10 @@ def tiny_config(cfg_tiny, tokenizer):
     )
 
 
-def load_model(source: ModelSource, model_cfg, tokenizer) -> torch.nn.Module:
-    """fp32 master weights (autocast gives the compute precision)."""
+def load_model(source: ModelSource, model_cfg, tokenizer, frozen_dtype: torch.dtype | None = None) -> torch.nn.Module:
+    """fp32 master weights (autocast gives the compute precision). With LoRA, `frozen_dtype` (bf16 where the
+    run computes in bf16) is the dtype of the frozen base: half the memory of fp32, no cast per step, and no
+    gradient or optimizer state for it in any case; the adapters stay fp32."""
     from transformers import AutoModelForCausalLM, Qwen3ForCausalLM
 
     if source.is_tiny:
@@ -192,6 +194,10 @@ def load_model(source: ModelSource, model_cfg, tokenizer) -> torch.nn.Module:
             else [m.strip() for m in lora.target_modules.split(",")],
             task_type="CAUSAL_LM",
         ))
+        if frozen_dtype is not None and frozen_dtype != torch.float32:
+            for p in model.parameters():
+                if not p.requires_grad:
+                    p.data = p.data.to(frozen_dtype)
     return model
 
 

@@ -34,6 +34,7 @@ def save_final_model(cfg, source, model, sft, tokenizer, run_dir: Path, info, su
         full = full.to("cpu")
         remove_fake_quant(full)
         if cfg.model.lora.enabled:
+            full = full.float()  # a bf16 frozen base (model.load_model): merge the adapters in fp32
             with atomic.staged_dir(run_dir / "adapter", replace=True) as tmp:
                 full.save_pretrained(tmp)
             full = full.merge_and_unload()

@@ -27,6 +27,7 @@ from hrmtrain.train.household_tokenizer import tiny_tokenizer, uses_household_to
 from hrmtrain.train.loop import LoopState, fit
 from hrmtrain.lineage import content_hash  # the same hash the lineage log records for the data
 from hrmtrain.train.loss import SFTLoss
+from hrmtrain.train.precision import DTYPES
 from hrmtrain.train.precision import resolve as resolve_precision
 from hrmtrain.train.schedule import make_scheduler
 from hrmtrain.train.tracking import Tracker
@@ -129,7 +130,9 @@ def train(cfg) -> TrainResult:
     try:
         batches = StepBatches(train_ex, t.batch_size, t.gradient_accumulation_steps, t.seed,
                               info.rank, info.world_size, tokenizer.pad_token_id,
-                              pack_width=t.max_length if t.packing else None, group_by_length=t.group_by_length)
+                              # packed: the micro-batch in one row, no padding (varlen_attention.py keeps the sequences apart)
+                              pack_width=t.max_length * t.batch_size if t.packing else None,
+                              group_by_length=t.group_by_length)
     except ValueError as exc:
         raise DataError(cfg.data.path, str(exc)) from None
 
@@ -144,7 +147,9 @@ def train(cfg) -> TrainResult:
                 tokenizer.save_pretrained(tmp)
     distributed.barrier(info)
 
-    model = models.load_model(source, cfg.model, tokenizer).to(info.device)
+    precision, precision_why = resolve_precision(str(getattr(t.precision, "value", t.precision)), info.device.type)
+    frozen = DTYPES[precision] if cfg.model.lora.enabled and precision in ("bf16", "fp16") else None
+    model = models.load_model(source, cfg.model, tokenizer, frozen_dtype=frozen).to(info.device)
     total_params, trainable_params = models.count_parameters(model)
     perf_report = perf.PerfReport()
     _apply_perf(cfg.perf, model, perf_report)
@@ -174,7 +179,6 @@ def train(cfg) -> TrainResult:
                       OmegaConf.to_container(cfg, resolve=True),
                       str(getattr(cfg.logging.wandb_mode, "value", cfg.logging.wandb_mode)) if info.is_main else "disabled",
                       cfg.logging.wandb_entity, state.wandb_run_id)
-    precision, precision_why = resolve_precision(str(getattr(t.precision, "value", t.precision)), info.device.type)
     if info.is_main:
         print(f"hrmtrain train: {run_dir}  model={cfg.model.base} ({total_params / 1e6:.1f}M params, "
               f"{trainable_params / 1e6:.2f}M trainable{', LoRA' if cfg.model.lora.enabled else ''}"

@@ -1,0 +1,231 @@
+"""`hrmtrain plan`: how much memory one device needs to fine-tune the configured base, before renting it.
+
+For full fine-tuning, LoRA and QLoRA, each alone and under FSDP2 over N GPUs, the plan adds up what
+hrmtrain's loop keeps (train/loop.py, train/loss.py, train/varlen_attention.py):
+
+* weights: full fine-tuning keeps fp32 master weights (autocast computes in bf16); LoRA keeps the frozen
+  base in `plan.lora_base_dtype` and fp32 adapters; QLoRA keeps the linear layers in bitsandbytes NF4
+  (4 bits + one fp32 absmax per 64 weights) and the rest in bf16;
+* gradients and AdamW's two moments (fp32) for what trains, plus the foreach step's temporary (one more
+  fp32 copy of the trained weights, for sqrt(v));
+* autocast's bf16 copies of the fp32 weights it casts (kept for the whole forward and backward);
+* activations autograd saves per token and layer, counted from the layer's operations (`_saved_per_token`):
+  both RMSNorms' inputs and outputs, q/k/v/attention output as SDPA keeps them (k and v widened to the
+  query heads, as varlen_attention.py hands them to SDPA), o_proj's input, and the MLP's gate, up,
+  silu(gate) and their product. With gradient checkpointing: each layer's input, plus one layer's worth
+  recomputed;
+* the loss: one chunk of `trainer.loss_chunk_size` positions x vocabulary in fp32, its log-softmax and
+  its gradient;
+* FSDP2 shards weights, gradients and optimizer state over N GPUs and all-gathers one layer at a time (two
+  with prefetch) in the compute dtype;
+* the runtime: on a GPU the CUDA context and kernels (1 GB, an allowance); on a CPU the resident size of
+  this very process once torch, transformers and the tokenizer are loaded (measured, not assumed).
+
+The estimate is checked against measured peaks of real runs on the CPU (tests/test_memory_plan.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GB = 1024**3
+CUDA_RUNTIME_BYTES = 1 * GB
+
+# Shapes of bases that need not be on disk to be planned for (their config.json values).
+KNOWN_SHAPES = {
+    "qwen3-8b": dict(hidden=4096, intermediate=12288, layers=36, heads=32, kv_heads=8, head_dim=128,
+                     vocab=151936, tied=False),
+    "qwen/qwen3-8b": dict(hidden=4096, intermediate=12288, layers=36, heads=32, kv_heads=8, head_dim=128,
+                          vocab=151936, tied=False),
+}
+
+
+@dataclass(frozen=True)
+class Shape:
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    vocab: int
+    tied: bool
+
+    @property
+    def q_width(self) -> int:
+        return self.heads * self.head_dim
+
+    @property
+    def kv_width(self) -> int:
+        return self.kv_heads * self.head_dim
+
+    def layer_linear_params(self) -> int:
+        h, a, kv, i = self.hidden, self.q_width, self.kv_width, self.intermediate
+        return h * (a + 2 * kv) + a * h + 3 * h * i
+
+    def linear_params(self) -> int:
+        return self.layers * self.layer_linear_params()
+
+    def embedding_params(self) -> int:
+        return self.vocab * self.hidden * (1 if self.tied else 2)
+
+    def params(self) -> int:
+        norms = self.layers * (2 * self.hidden + 2 * self.head_dim) + self.hidden
+        return self.linear_params() + self.embedding_params() + norms
+
+    def lora_params(self, r: int) -> int:
+        """A (r x in) and B (out x r) for each of a layer's seven projections."""
+        h, a, kv, i = self.hidden, self.q_width, self.kv_width, self.intermediate
+        pairs = [(h, a), (h, kv), (h, kv), (a, h), (h, i), (h, i), (i, h)]
+        return self.layers * sum(r * (n_in + n_out) for n_in, n_out in pairs)
+
+
+def shape_of(model_cfg, tokenizer_vocab: int | None = None) -> Shape:
+    """The base's shape: the tiny model from its config, a known name, else the base's config.json."""
+    base = str(model_cfg.base)
+    if base == "tiny":
+        t = model_cfg.tiny
+        return Shape(t.hidden_size, t.intermediate_size, t.num_hidden_layers, t.num_attention_heads,
+                     t.num_key_value_heads, t.head_dim, tokenizer_vocab or 151936, True)
+    if base.lower() in KNOWN_SHAPES:
+        return Shape(**KNOWN_SHAPES[base.lower()])
+    from transformers import AutoConfig
+
+    from hrmtrain.train import model as models
+
+    return shape_from_config(AutoConfig.from_pretrained(models.resolve(base, model_cfg.revision).path))
+
+
+def shape_from_config(c) -> Shape:
+    """The Shape of a transformers config of a Llama/Qwen-style decoder."""
+    head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+    return Shape(c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.num_attention_heads,
+                 c.num_key_value_heads, head_dim, c.vocab_size, bool(getattr(c, "tie_word_embeddings", False)))
+
+
+def _saved_per_token(shape: Shape, bf16: bool) -> float:
+    """Bytes autograd keeps per token per decoder layer (see the module docstring). Under bf16 autocast the
+    projections' outputs are bf16 and the RMSNorms compute (and save) in fp32, with the bf16 cast of their
+    output saved for the next projection; in fp32 everything is 4 bytes."""
+    h, a, i = shape.hidden, shape.q_width, shape.intermediate
+    act = 2 if bf16 else 4
+    norms = 2 * (2 * h * 4 + (h * 2 if bf16 else 0))  # input and normalised output of both norms (+ the cast)
+    attention = 4 * a * act + a * act  # q, k, v (widened to the query heads), output; o_proj's input copy
+    mlp = 4 * i * act  # gate, up, silu(gate), silu(gate) * up
+    return norms + attention + mlp
+
+
+@dataclass
+class Plan:
+    method: str
+    gpus: int
+    parts: dict  # name -> bytes
+
+    @property
+    def total(self) -> int:
+        return int(sum(self.parts.values()))
+
+
+def plan(shape: Shape, method: str, *, tokens: int, bf16: bool, checkpointing: bool, chunk: int,
+         lora_r: int = 16, lora_base_dtype: str = "bf16", gpus: int = 1, runtime: int = CUDA_RUNTIME_BYTES) -> Plan:
+    """Bytes one device holds at the peak of a step (module docstring), for `method` full|lora|qlora."""
+    p, linear = shape.params(), shape.linear_params()
+    if method == "full":
+        weights, trained = 4 * p, p
+        casts = 2 * (linear + shape.vocab * shape.hidden) if bf16 else 0
+    elif method == "lora":
+        trained = shape.lora_params(lora_r)
+        weights = {"bf16": 2, "fp16": 2, "fp32": 4}[lora_base_dtype] * p + 4 * trained
+        casts = 2 * trained if bf16 else 0
+    elif method == "qlora":
+        trained = shape.lora_params(lora_r)
+        weights = int(linear * (0.5 + 4 / 64)) + 2 * (p - linear) + 4 * trained
+        casts = 2 * trained if bf16 else 0
+    else:
+        raise ValueError(f"unknown method {method!r}: full, lora or qlora")
+    sharded = {"weights": weights, "gradients": 4 * trained, "optimizer (AdamW)": 8 * trained,
+               "optimizer step temporaries": 4 * trained}
+    parts = {k: v / gpus for k, v in sharded.items()}
+    # FSDP2 (distributed.py: fully_shard per decoder layer, no mixed-precision policy) gathers a layer's weights
+    # in their stored dtype, the next one prefetched; autocast's bf16 copies are of whole weights either way
+    stored = {"full": 4, "lora": {"bf16": 2, "fp16": 2, "fp32": 4}[lora_base_dtype], "qlora": 0.5625}[method]
+    parts["FSDP2 gathered layers"] = 2 * shape.layer_linear_params() * stored if gpus > 1 else 0
+    parts["autocast weight copies"] = casts
+    per_layer = _saved_per_token(shape, bf16) * tokens
+    if checkpointing:
+        parts["activations"] = shape.layers * tokens * shape.hidden * 4 + per_layer
+    else:
+        parts["activations"] = shape.layers * per_layer
+    parts["loss (one chunk)"] = 3 * min(chunk, tokens) * shape.vocab * 4 + tokens * shape.hidden * 4
+    parts["runtime"] = runtime
+    return Plan(method, gpus, parts)
+
+
+def cpu_runtime_bytes() -> int:
+    """Resident size of this process with torch, transformers and a tokenizer loaded: what a CPU training
+    process holds before its first tensor."""
+    import psutil
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    return int(psutil.Process().memory_info().rss)
+
+
+def table(plans: list[Plan], gpu_memory_gb: float) -> str:
+    rows = ["| method | GPUs | " + " | ".join(plans[0].parts) + " | total | fits |",
+            "|---|---:|" + "---:|" * (len(plans[0].parts) + 2)]
+    for pl in plans:
+        cells = " | ".join(f"{v / GB:.1f}" for v in pl.parts.values())
+        fits = "yes" if pl.total <= gpu_memory_gb * GB else "no"
+        rows.append(f"| {pl.method} | {pl.gpus} | {cells} | {pl.total / GB:.1f} | {fits} |")
+    return "\n".join(rows)
+
+
+def run(cfg) -> None:
+    """`hrmtrain plan`: the table for the configured base and trainer, GB per GPU."""
+    from hrmtrain.train.precision import resolve
+
+    t, pc = cfg.trainer, cfg.plan
+    vocab = None
+    if str(cfg.model.base) == "tiny":
+        from hrmtrain.train import model as models
+
+        vocab = models.vocab_size(models.load_tokenizer(models.ModelSource("tiny", None)))
+    shape = shape_of(cfg.model, vocab)
+    precision = str(getattr(t.precision, "value", t.precision))
+    # on the GPU `auto` is bf16 (every card this plan is for has it)
+    bf16 = (resolve(precision, "cuda")[0] if precision != "auto" else "bf16") in ("bf16", "fp16")
+    tokens = pc.tokens or t.batch_size * t.max_length
+    ckpt = bool(cfg.perf.gradient_checkpointing)
+    print(f"hrmtrain plan: {cfg.model.base}: {shape.params() / 1e9:.2f}B parameters ({shape.layers} layers, "
+          f"hidden {shape.hidden}, vocabulary {shape.vocab}); {tokens} tokens per micro-batch "
+          f"(trainer.batch_size {t.batch_size} x max_length {t.max_length}), "
+          f"{'bf16 autocast' if bf16 else 'fp32'}, LoRA r={cfg.model.lora.r}; GB per GPU, "
+          f"card: {pc.gpu_memory_gb:g} GB (plan.gpu_memory_gb)")
+    for checkpointing in ([ckpt] if ckpt else [False, True]):
+        plans = [plan(shape, method, tokens=tokens, bf16=bf16, checkpointing=checkpointing,
+                      chunk=t.loss_chunk_size, lora_r=cfg.model.lora.r, lora_base_dtype=pc.lora_base_dtype, gpus=n)
+                 for method in ("full", "lora", "qlora") for n in pc.gpus]
+        print(f"\ngradient checkpointing {'on' if checkpointing else 'off'}:")
+        print(table(plans, pc.gpu_memory_gb))
+    smallest = {}
+    for method in ("full", "lora", "qlora"):
+        for checkpointing in (False, True):
+            for n in sorted(pc.gpus):
+                pl = plan(shape, method, tokens=tokens, bf16=bf16, checkpointing=checkpointing,
+                          chunk=t.loss_chunk_size, lora_r=cfg.model.lora.r, lora_base_dtype=pc.lora_base_dtype, gpus=n)
+                if pl.total <= pc.gpu_memory_gb * GB:
+                    smallest.setdefault(method, (n, checkpointing, pl.total))
+                    break
+    print()
+    for method in ("full", "lora", "qlora"):
+        if method in smallest:
+            n, c, total = smallest[method]
+            print(f"{method}: fits on {n} x {pc.gpu_memory_gb:g} GB GPU{'s' if n > 1 else ''}"
+                  f"{' with gradient checkpointing' if c else ''} ({total / GB:.1f} GB each)")
+        else:
+            print(f"{method}: does not fit {max(pc.gpus)} x {pc.gpu_memory_gb:g} GB GPUs; lower trainer.batch_size "
+                  f"or trainer.max_length, or add GPUs (plan.gpus)")
+
+
+__all__ = ["Shape", "Plan", "plan", "shape_of", "shape_from_config", "table", "run", "cpu_runtime_bytes", "KNOWN_SHAPES"]
