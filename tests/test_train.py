@@ -175,3 +175,31 @@ def test_validation_tasks_run_during_training_and_choose_the_saved_weights(tmp_p
     choice = json.loads((result.run_dir / "summary.json").read_text())["checkpoint"]
     assert [h[0] for h in choice["history"]] == [4, 8] and choice["n"] == 3
     assert (choice["success"], -choice["val_loss"]) == max((h[1], -h[3]) for h in choice["history"])
+
+
+def test_lora_keeps_its_frozen_base_in_bf16_and_trains_only_fp32_adapters():
+    """Where the run computes in bf16 the frozen base is stored in bf16 (half of fp32) and gets no gradient;
+    the adapters stay fp32 and learn under bf16 autocast."""
+    from omegaconf import OmegaConf
+
+    from hrmtrain.config import TinyModelConfig
+    from hrmtrain.train.loss import SFTLoss
+    from hrmtrain.train.model import ModelSource, causal_lm, load_model, load_tokenizer
+
+    cfg = OmegaConf.create({"tiny": TinyModelConfig(), "quant": "none",
+                            "lora": {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}})
+    model = load_model(ModelSource("tiny", None), cfg, load_tokenizer(ModelSource("tiny", None)), frozen_dtype=torch.bfloat16)
+    frozen = [p for p in model.parameters() if not p.requires_grad]
+    adapters = [p for p in model.parameters() if p.requires_grad]
+    assert frozen and adapters
+    assert all(p.dtype == torch.bfloat16 for p in frozen) and all(p.dtype == torch.float32 for p in adapters)
+    ids = torch.tensor([[5, 17, 99, 4, 23, 8, 61, 2]])
+    labels = ids.clone()
+    labels[0, :3] = -100
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, n = SFTLoss(causal_lm(model), chunk_size=16)(input_ids=ids, labels=labels,
+                                                           attention_mask=torch.ones_like(ids))
+    (loss / n).backward()
+    assert all(p.grad is None for p in frozen)
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in adapters)
+    assert any(float(p.grad.abs().sum()) > 0 for p in adapters)

@@ -143,7 +143,7 @@ class LoraConfig:
     enabled: bool = False
     r: int = 16
     alpha: int = 32
-    dropout: float = 0.05
+    dropout: float = 0.0  # 0.05 made LoRA slower and larger than full fine-tuning on SmolLM2 (benchmarks/README.md)
     target_modules: str = "all-linear"
 
 
