@@ -32,12 +32,9 @@ GB = 1024**3
 CUDA_RUNTIME_BYTES = 1 * GB
 
 # Shapes of bases that need not be on disk to be planned for (their config.json values).
-KNOWN_SHAPES = {
-    "qwen3-8b": dict(hidden=4096, intermediate=12288, layers=36, heads=32, kv_heads=8, head_dim=128,
-                     vocab=151936, tied=False),
-    "qwen/qwen3-8b": dict(hidden=4096, intermediate=12288, layers=36, heads=32, kv_heads=8, head_dim=128,
-                          vocab=151936, tied=False),
-}
+_QWEN3_8B = dict(hidden=4096, intermediate=12288, layers=36, heads=32, kv_heads=8, head_dim=128, vocab=151936,
+                 tied=False)
+KNOWN_SHAPES = {"qwen3-8b": _QWEN3_8B, "qwen/qwen3-8b": _QWEN3_8B}
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ _CUED_SHAPES = (
     (IDNR_CUE_RE, re.compile(r"\d{2}[ ]?\d{3}[ ]?\d{3}[ ]?\d{3}"), "DE_TAX_ID"),
 )
 _BETWEEN = re.compile(r"[\s:#.,()-]*(?:[^\W\d_]+\.?[\s:#.,()-]+){0,3}")
+_RIGHT_EDGE = re.compile(_EDGE_R)
 
 
 def _cue_before(cue: re.Pattern, text: str, start: int, window: int = 40) -> bool:
@@ -59,7 +60,7 @@ def _cued(text: str) -> list[tuple[int, int, str, str]]:
         for c in cue.finditer(text):
             b = _BETWEEN.match(text, c.end())
             m = shape.match(text, b.end())
-            if m and not re.match(r"[\w/-]|[.,]\d", text[m.end():m.end() + 2]):
+            if m and _RIGHT_EDGE.match(text, m.end()):
                 out.append((m.start(), m.end(), type_, "id-cue"))
     return out
 
