@@ -58,10 +58,11 @@ HRM_VARIANTS = {
     "hrm-padded": ["trainer.packing=false"],
     "hrm-compile": ["perf.compile=default"],
     "hrm-lora": ["model.lora.enabled=true"],
+    "hrm-qlora": ["model.lora.enabled=true", "model.lora.qlora=true"],
 }
 HRM_BASE = ["trainer.packing=true"]  # every hrm-* variant starts from this
 BASELINES = ("trl", "hf-trainer")
-PARTIAL = {"hrm-lora"}  # train adapters only: reported, not compared with full fine-tuning baselines
+PARTIAL = {"hrm-lora", "hrm-qlora"}  # train adapters only: reported, not compared with full fine-tuning baselines
 
 
 # ----------------------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ def plan_check(spec: dict, table: dict, runtime_bytes: int) -> dict:
     _, per_step = step_sequences(spec)
     tokens = max(sum(len(e.input_ids) for e in ex) for ex in per_step)
     out = {}
-    for variant, method in (("hrm", "full"), ("hrm-lora", "lora")):
+    for variant, method in (("hrm", "full"), ("hrm-lora", "lora"), ("hrm-qlora", "qlora")):
         if variant not in table:
             continue
         est = memory_plan.plan(shape, method, tokens=tokens, bf16=spec["precision"] == "bf16", checkpointing=False,

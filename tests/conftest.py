@@ -19,6 +19,15 @@ os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# The default run spreads test files over two pytest-xdist workers (pyproject addopts: -n 2 --dist loadfile),
+# one per core of the 2-core machines this runs on; each worker and the commands it starts then compute
+# on one thread, so the two never oversubscribe the cores. The slow tests run alone (-n 0), on every core.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 
 # Tests run the built-in tiny model (conf/experiment/tiny.yaml) unless they name an experiment: the
 # default base is the pretrained SmolLM2, whose runs are the slow tests' business.

@@ -100,12 +100,17 @@ def test_seed_config_fails_fast_when_qwen3_8b_is_absent(tmp_path, sample_data):
     assert not (tmp_path / "runs").exists()
 
 
+# slow: the seed config computes in bf16, which AVX2-only CPUs emulate (70 s there under the default run's two workers)
+@pytest.mark.slow
 def test_seed_config_with_tiny_model_trains(tmp_path, sample_data):
     res = run_cli(["train", "experiment=seed_lmodule", "model.base=tiny", f"data.path={sample_data}",
                    "trainer.max_steps=2", "run.name=seed", "logging.wandb_mode=disabled",
                    # its validation tasks (every 20 steps and at the last) kept short: 16 tasks of the untrainable
                    # tiny model decoding 128 tokens a turn were most of this test's 34 s
-                   "trainer.eval_tasks=2", "eval.budget.max_new_tokens=8"], cwd=tmp_path)
+                   "trainer.eval_tasks=2", "eval.budget.max_new_tokens=8",
+                   # one sequence per micro-batch (the seed's 4 micro-batches a step stay) and validation loss on 8
+                   # rows: in the seed's bf16, which AVX2-only CPUs emulate, a step of its 16 sequences took 22 s
+                   "trainer.batch_size=1", "trainer.val_subset=8"], cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     run = tmp_path / "runs" / "seed"
     assert (run / "model" / "manifest.json").is_file()

@@ -45,6 +45,8 @@ def test_two_processes_match_one(strategy, single, workdir):
     assert (workdir / "runs" / strategy / "model" / "model.safetensors").is_file()
 
 
+# slow: two torchrun launches of two processes each (62 s on an AVX2 EPYC under the default run's two workers)
+@pytest.mark.slow
 def test_fsdp_checkpoint_resumes_where_it_stopped(single, workdir):
     """Sharded checkpoint (each rank writes its shard) at step 2, a new torchrun resumes it to step 4:
     steps 3 and 4 give the losses the uninterrupted run gives."""

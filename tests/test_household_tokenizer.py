@@ -69,6 +69,8 @@ def test_too_small_a_vocabulary_is_refused_with_the_key():
         check_values(compose(["model.tiny.vocab_size=100"]))
 
 
+# slow: trains the tokenizer, then a run and its resumption (35 s on an AVX2 EPYC under two workers)
+@pytest.mark.slow
 def test_training_with_it_keeps_it_in_the_run_and_the_model_and_resumes_with_it(workdir):
     from transformers import AutoTokenizer
 

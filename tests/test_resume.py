@@ -34,6 +34,8 @@ def _kill_after_checkpoint(tmp, name: str, step: int) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
+# slow: a killed run, its resumption and an uninterrupted reference run (62 s on an AVX2 EPYC under two workers)
+@pytest.mark.slow
 def test_resume_after_sigkill_continues_steps_schedule_and_loss(workdir):
     reference = train(compose(small_train(workdir, "reference", steps=STEPS)))
     ref_rows = read_jsonl(reference.run_dir / "metrics.jsonl")

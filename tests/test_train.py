@@ -33,6 +33,24 @@ def test_full_fine_tuning_lowers_validation_loss(full_run):
     assert len(times) == 15 and full_run.summary["metrics"]["step_time_s_median"] == pytest.approx(times[7])
 
 
+def test_validation_subset_is_the_same_evenly_spread_rows(full_run, sample_data, tokenizer):
+    """The tiny experiment validates on 8 rows spread over the whole split (not its first 8, which would be
+    one kind of request), and trainer.val_subset=0 keeps all of them."""
+    from hrmtrain.train.chat import ChatEncoder
+    from hrmtrain.train.dataset import encode_rows, evenly_spaced, load_rows
+
+    rows = load_rows(sample_data / "val.parquet")
+    picked = evenly_spaced(rows, 8)
+    assert len(picked) == 8 and picked[0] is rows[0] and picked[-1] is rows[(7 * len(rows)) // 8]
+    assert len({r.number for r in picked}) == 8
+    assert len({r.messages[1]["content"][:12] for r in picked}) > 4  # not one kind of request
+    assert evenly_spaced(rows, 0) is rows and evenly_spaced(rows, len(rows) + 1) is rows
+    encoder = ChatEncoder(tokenizer, enable_thinking=False)
+    assert full_run.summary["data"]["val_sequences"] == len(encode_rows(picked, encoder, 1024))
+    assert full_run.summary["data"]["val_sequences"] < len(encode_rows(rows, encoder, 1024))
+    assert compose(["trainer.val_subset=0"]).trainer.val_subset == 0
+
+
 def test_wandb_offline_metrics_read_back(full_run):
     from hrmtrain.train.tracking import read_offline_history
 

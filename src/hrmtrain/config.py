@@ -124,6 +124,10 @@ class TrainerConfig:
     group_by_length: int = 0
     loss_chunk_size: int = 512
     eval_every: int = 20
+    # validation loss on this many rows of the validation split, evenly spaced over it (the same rows at every
+    # evaluation); 0: all of it. The tiny experiment uses 8: its output layer spans Qwen3's 151,936 tokens, and
+    # the full split's two evaluations were half of a 3-step run's time
+    val_subset: int = 0
     # validation tasks that choose the saved weights (train/task_validation.py); 0: off, the last step's weights
     eval_tasks_every: int = 20
     eval_tasks: int = 16  # the first N rows of the validation split
@@ -145,6 +149,8 @@ class LoraConfig:
     alpha: int = 32
     dropout: float = 0.0  # 0.05 made LoRA slower and larger than full fine-tuning on SmolLM2 (benchmarks/README.md)
     target_modules: str = "all-linear"
+    # QLoRA: the frozen base's decoder linears in 4-bit NF4 through bitsandbytes (train/qlora.py, the [qlora] extra)
+    qlora: bool = False
 
 
 @dataclass
@@ -486,7 +492,7 @@ def check_values(cfg) -> None:
             raise ConfigValueError(key, value, "an integer >= 1")
     if not t.lr > 0:
         raise ConfigValueError("trainer.lr", t.lr, "a float > 0")
-    for key in ("eval_tasks_every", "early_stopping_patience", "group_by_length"):
+    for key in ("eval_tasks_every", "early_stopping_patience", "group_by_length", "val_subset"):
         if t[key] < 0:
             raise ConfigValueError(f"trainer.{key}", t[key], "an integer >= 0")
     if t.eval_tasks < 1:
@@ -508,6 +514,12 @@ def check_values(cfg) -> None:
                                "an integer >= 512 (byte-level BPE: 256 byte symbols plus specials)")
     if not 0.0 <= cfg.model.lora.dropout < 1.0:
         raise ConfigValueError("model.lora.dropout", cfg.model.lora.dropout, "a float in [0, 1)")
+    if cfg.model.lora.qlora and not cfg.model.lora.enabled:
+        raise ConfigValueError("model.lora.qlora", True, "false unless model.lora.enabled=true (QLoRA trains LoRA "
+                               "adapters on a 4-bit base)")
+    if cfg.model.lora.qlora and str(getattr(cfg.model.quant, "value", cfg.model.quant)) != "none":
+        raise ConfigValueError("model.lora.qlora", True, "false with model.quant=nvfp4 (one quantization of the base "
+                               "at a time)")
     if cfg.eval.load.episodes_per_level is not None and cfg.eval.load.episodes_per_level < 1:
         raise ConfigValueError("eval.load.episodes_per_level", cfg.eval.load.episodes_per_level, "an integer >= 1")
     for key, value in cfg.eval.load.slo.items():

@@ -155,6 +155,14 @@ def load_train_val(path: str | Path, val_ratio: float, seed: int) -> tuple[list[
     return split_rows(load_rows(path), val_ratio, seed)
 
 
+def evenly_spaced(rows: list, n: int) -> list:
+    """`n` of `rows` spread evenly over them, first one included, in their order; all of them when n is 0
+    or at least their number."""
+    if not n or n >= len(rows):
+        return rows
+    return [rows[i * len(rows) // n] for i in range(n)]
+
+
 def encode_rows(rows: list[Row], encoder: ChatEncoder, max_length: int) -> list[Example]:
     out = []
     for row in rows:

@@ -5,7 +5,7 @@ hrmtrain's loop keeps (train/loop.py, train/loss.py, train/varlen_attention.py):
 
 * weights: full fine-tuning keeps fp32 master weights (autocast computes in bf16); LoRA keeps the frozen
   base in `plan.lora_base_dtype` and fp32 adapters; QLoRA keeps the linear layers in bitsandbytes NF4
-  (4 bits + one fp32 absmax per 64 weights) and the rest in bf16;
+  (4 bits + one fp32 absmax per 64 weights) and the rest like a LoRA base (`plan.lora_base_dtype`);
 * gradients and AdamW's two moments (fp32) for what trains, plus the foreach step's temporary (one more
   fp32 copy of the trained weights, for sqrt(v));
 * autocast's bf16 copies of the fp32 weights it casts (kept for the whole forward and backward);
@@ -136,7 +136,8 @@ def plan(shape: Shape, method: str, *, tokens: int, bf16: bool, checkpointing: b
         casts = 2 * trained if bf16 else 0
     elif method == "qlora":
         trained = shape.lora_params(lora_r)
-        weights = int(linear * (0.5 + 4 / 64)) + 2 * (p - linear) + 4 * trained
+        rest = {"bf16": 2, "fp16": 2, "fp32": 4}[lora_base_dtype]  # embeddings and norms, as a LoRA base keeps them
+        weights = int(linear * (0.5 + 4 / 64)) + rest * (p - linear) + 4 * trained
         casts = 2 * trained if bf16 else 0
     else:
         raise ValueError(f"unknown method {method!r}: full, lora or qlora")

@@ -171,7 +171,8 @@ def tiny_config(cfg_tiny, tokenizer):
 def load_model(source: ModelSource, model_cfg, tokenizer, frozen_dtype: torch.dtype | None = None) -> torch.nn.Module:
     """fp32 master weights (autocast gives the compute precision). With LoRA, `frozen_dtype` (bf16 where the
     run computes in bf16) is the dtype of the frozen base: half the memory of fp32, no cast per step, and no
-    gradient or optimizer state for it in any case; the adapters stay fp32."""
+    gradient or optimizer state for it in any case; the adapters stay fp32. With `lora.qlora` the decoder's
+    linears are NF4 (train/qlora.py), computing in `frozen_dtype` (fp32 when None)."""
     from transformers import AutoModelForCausalLM, Qwen3ForCausalLM
 
     if source.is_tiny:
@@ -188,6 +189,10 @@ def load_model(source: ModelSource, model_cfg, tokenizer, frozen_dtype: torch.dt
         from peft import LoraConfig, get_peft_model
 
         lora = model_cfg.lora
+        if getattr(lora, "qlora", False):  # configs written before QLoRA have no such key
+            from hrmtrain.train.qlora import quantize_base_linears
+
+            quantize_base_linears(model, frozen_dtype or torch.float32)
         model = get_peft_model(model, LoraConfig(
             r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
             target_modules=lora.target_modules if lora.target_modules == "all-linear"

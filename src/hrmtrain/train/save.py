@@ -37,7 +37,12 @@ def save_final_model(cfg, source, model, sft, tokenizer, run_dir: Path, info, su
             full = full.float()  # a bf16 frozen base (model.load_model): merge the adapters in fp32
             with atomic.staged_dir(run_dir / "adapter", replace=True) as tmp:
                 full.save_pretrained(tmp)
-            full = full.merge_and_unload()
+            if getattr(cfg.model.lora, "qlora", False):
+                from hrmtrain.train.qlora import merged_full_precision
+
+                full = merged_full_precision(full)
+            else:
+                full = full.merge_and_unload()
         full.config.use_cache = True
         with atomic.staged_dir(model_dir, replace=True) as tmp:
             full.save_pretrained(tmp)

@@ -21,7 +21,7 @@ from hrmtrain.errors import CheckpointError, DataError, HrmError
 from hrmtrain.train import checkpoint, distributed, perf
 from hrmtrain.train import model as models
 from hrmtrain.train.chat import ChatEncoder
-from hrmtrain.train.dataset import StepBatches, encode_rows, load_train_val
+from hrmtrain.train.dataset import StepBatches, encode_rows, evenly_spaced, load_train_val
 from hrmtrain.train.household_tokenizer import SUBDIR as TOKENIZER_SUBDIR
 from hrmtrain.train.household_tokenizer import tiny_tokenizer, uses_household_tokenizer, vocabulary_digest
 from hrmtrain.train.loop import LoopState, fit
@@ -34,7 +34,7 @@ from hrmtrain.train.tracking import Tracker
 
 # Config sections that must match between a run and its resumption (the rest may change, e.g. max_steps).
 FROZEN_ON_RESUME = ("model", "data.path", "data.val_ratio", "data.seed", "trainer.batch_size",
-                    "trainer.gradient_accumulation_steps", "trainer.max_length")
+                    "trainer.gradient_accumulation_steps", "trainer.max_length", "trainer.val_subset")
 
 
 @dataclass
@@ -63,6 +63,9 @@ def _check_same_vocabulary(tokenizer, info: distributed.DistInfo) -> None:
     if _broadcast(mine, info) != mine:
         raise HrmError(f"rank {info.rank} learnt a different household tokenizer than rank 0 "
                        "(tokenizers' BPE trainer not deterministic here?); use model.tiny.tokenizer=qwen3")
+
+
+_ABSENT = object()
 
 
 def _select(cfg, dotted: str):
@@ -97,7 +100,9 @@ def _check_same_config(run_dir: Path, cfg) -> None:
     if not saved_path.is_file():
         raise CheckpointError(f"{saved_path}: missing; cannot check the resumed run's config")
     saved = OmegaConf.load(saved_path)
-    changed = [k for k in FROZEN_ON_RESUME if OmegaConf.to_container(OmegaConf.create({"v": _select(saved, k)}))
+    # a key the saved config lacks came in a later hrmtrain version, where its default keeps the old behaviour
+    changed = [k for k in FROZEN_ON_RESUME if OmegaConf.select(saved, k, default=_ABSENT) is not _ABSENT
+               and OmegaConf.to_container(OmegaConf.create({"v": _select(saved, k)}))
                != OmegaConf.to_container(OmegaConf.create({"v": _select(cfg, k)}))]
     if changed:
         raise CheckpointError(f"{run_dir}: cannot resume with a different {', '.join(changed)} "
@@ -117,6 +122,7 @@ def train(cfg) -> TrainResult:
     source = models.resolve(cfg.model.base, cfg.model.revision)
     tokenizer = models.load_tokenizer(source, cfg.model.chat_template)
     train_rows, val_rows = load_train_val(cfg.data.path, cfg.data.val_ratio, cfg.data.seed)
+    val_rows = evenly_spaced(val_rows, cfg.trainer.val_subset)
     run_dir, resuming = run_folder(cfg, info)  # named, not created yet
     if info.is_main:
         atomic.ensure_writable(run_dir.parent, "run.dir folder")
@@ -147,6 +153,9 @@ def train(cfg) -> TrainResult:
                 tokenizer.save_pretrained(tmp)
     distributed.barrier(info)
 
+    if cfg.model.lora.qlora and info.strategy == "fsdp":
+        raise HrmError("model.lora.qlora=true cannot be sharded with FSDP2 here (bitsandbytes' 4-bit weights are no "
+                       "plain tensors to shard): use trainer.strategy=ddp, or plain LoRA with FSDP")
     precision, precision_why = resolve_precision(str(getattr(t.precision, "value", t.precision)), info.device.type)
     frozen = DTYPES[precision] if cfg.model.lora.enabled and precision in ("bf16", "fp16") else None
     model = models.load_model(source, cfg.model, tokenizer, frozen_dtype=frozen).to(info.device)
