@@ -142,11 +142,15 @@ def triage_mail(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     return d
 
 
+# what a drafted reply says (the request quotes it): fixed text, drawn per request
+REPLY_NOTES = ("thanks, that works for us", "we'll get back to you tomorrow", "yes, see you then",
+               "sorry, we can't make it", "could we do next week instead", "that's great news")
+
+
 def draft_reply(rec: Record, h: Household, rng: random.Random, say) -> Dialogue:
     f = rec.fields
     _inbox(rec, h)
-    note = rng.choice(["thanks, that works for us", "we'll get back to you tomorrow", "yes, see you then",
-                       "sorry, we can't make it", "could we do next week instead", "that's great news"])
+    note = rng.choice(REPLY_NOTES)
     d = Dialogue(h, "email", *say(lambda r: {"subject": f["subject"], "note": note}))
     msgs = d.call("email_list", folder="inbox")["messages"]
     target = next(m for m in msgs if m["subject"] == f["subject"])
