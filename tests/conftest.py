@@ -66,6 +66,11 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def val_losses(run_dir: Path) -> list[float]:
+    """A run's validation losses, in step order, from its metrics.jsonl."""
+    return [r["val/loss"] for r in read_jsonl(run_dir / "metrics.jsonl") if "val/loss" in r]
+
+
 def conversation_rows(n: int = 3) -> list[dict]:
     """Single-step household conversations (system, user, tool call, tool result, reply), TRL format."""
     from hrmtrain.data.instruct import build_examples

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import read_jsonl, run_cli
+from conftest import run_cli, val_losses
 
 SMOLLM2_WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 
@@ -19,9 +19,6 @@ SMOLLM2_WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0
 def _has_amx() -> bool:
     return Path("/proc/cpuinfo").is_file() and "amx_bf16" in Path("/proc/cpuinfo").read_text()
 
-
-def _val_losses(run_dir):
-    return [r["val/loss"] for r in read_jsonl(run_dir / "metrics.jsonl") if "val/loss" in r]
 
 
 def _check_run(run_dir, base: str = "tiny"):
@@ -58,7 +55,7 @@ def _check_run(run_dir, base: str = "tiny"):
     assert rr["helps"] == (rr["mrr@10_with"] is not None and rr["mrr@10_with"] > rr["mrr@10_without"])
     assert verdict in html and f"{rr['mrr@10_without']:.3f}" in html
     _check_repository(run_dir, html)
-    return _val_losses(run_dir), retrieval
+    return val_losses(run_dir), retrieval
 
 
 def _check_repository(run_dir, html):

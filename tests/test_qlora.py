@@ -9,15 +9,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import compose, read_jsonl, small_train
+from conftest import compose, read_jsonl, small_train, val_losses
 from hrmtrain.train.model import ModelSource, load_model, load_tokenizer
 from hrmtrain.train.stage import train
 
 QLORA = ["model.lora.enabled=true", "model.lora.qlora=true", "model.lora.r=8", "trainer.lr=1e-2"]
 
-
-def _val(run_dir):
-    return [r["val/loss"] for r in read_jsonl(run_dir / "metrics.jsonl") if "val/loss" in r]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +44,7 @@ def test_the_base_is_nf4_and_only_the_adapters_train():
 
 def test_qlora_learns_and_saves_the_function_it_trained(qlora_run):
     first, resumed = qlora_run
-    val = _val(resumed.run_dir)
+    val = val_losses(resumed.run_dir)
     # a random base behind 4-bit weights learns slowly through rank-8 adapters, but it learns
     assert val[-1] < val[0] - 0.2, val
     assert resumed.summary["model"]["trainable_params"] < 0.1 * resumed.summary["model"]["params"]

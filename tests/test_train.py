@@ -7,12 +7,9 @@ import json
 import pytest
 import torch
 
-from conftest import compose, read_jsonl, small_train
+from conftest import compose, read_jsonl, small_train, val_losses
 from hrmtrain.train.stage import train
 
-
-def _val(run_dir):
-    return [r["val/loss"] for r in read_jsonl(run_dir / "metrics.jsonl") if "val/loss" in r]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +21,7 @@ def full_run(tmp_path_factory, sample_data):
 
 
 def test_full_fine_tuning_lowers_validation_loss(full_run):
-    val = _val(full_run.run_dir)
+    val = val_losses(full_run.run_dir)
     assert len(val) == 5  # step 0, 4, 8, 12, 16
     assert val[-1] < 0.8 * val[0]
     assert full_run.summary["metrics"]["val_loss_final"] == pytest.approx(val[-1])
@@ -60,7 +57,7 @@ def test_wandb_offline_metrics_read_back(full_run):
     assert [r["_step"] for r in train_rows] == list(range(1, 17))
     expected = {r["step"]: r["train/loss"] for r in ours if "train/loss" in r}
     assert all(r["train/loss"] == pytest.approx(expected[r["_step"]]) for r in train_rows)
-    assert [r["val/loss"] for r in logged if "val/loss" in r] == pytest.approx(_val(full_run.run_dir))
+    assert [r["val/loss"] for r in logged if "val/loss" in r] == pytest.approx(val_losses(full_run.run_dir))
     run_dirs = list((full_run.run_dir / "wandb").glob("offline-run-*"))
     assert run_dirs, "no offline W&B run"
     # the run name and config were logged too
@@ -92,7 +89,7 @@ def test_lora_trains_only_adapters(tmp_path, sample_data):
     cfg = compose(small_train(tmp_path, "lora", steps=12, extra=["model.lora.enabled=true", "model.lora.r=8",
                                                                   "trainer.lr=1e-2"]))
     result = train(cfg)
-    val = _val(result.run_dir)
+    val = val_losses(result.run_dir)
     # a random base with a frozen output layer learns slowly through rank-8 adapters, but it learns
     assert val[-1] < val[0] - 0.2, val
     assert result.summary["model"]["trainable_params"] < 0.1 * result.summary["model"]["params"]
@@ -115,7 +112,7 @@ def test_lora_trains_only_adapters(tmp_path, sample_data):
 def test_nvfp4_fake_quant_trains_and_saves_master_weights(tmp_path, sample_data):
     (tmp_path / "data").symlink_to(sample_data)
     result = train(compose(small_train(tmp_path, "fp4", steps=8, extra=["model.quant=nvfp4"])))
-    val = _val(result.run_dir)
+    val = val_losses(result.run_dir)
     assert val[-1] < val[0]
     from safetensors.torch import load_file
 

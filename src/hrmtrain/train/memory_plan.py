@@ -127,17 +127,18 @@ def plan(shape: Shape, method: str, *, tokens: int, bf16: bool, checkpointing: b
          lora_r: int = 16, lora_base_dtype: str = "bf16", gpus: int = 1, runtime: int = CUDA_RUNTIME_BYTES) -> Plan:
     """Bytes one device holds at the peak of a step (module docstring), for `method` full|lora|qlora."""
     p, linear = shape.params(), shape.linear_params()
+    base_bytes = {"bf16": 2, "fp16": 2, "fp32": 4}[lora_base_dtype]  # a (Q)LoRA run's frozen weights
     if method == "full":
         weights, trained = 4 * p, p
         casts = 2 * (linear + shape.vocab * shape.hidden) if bf16 else 0
     elif method == "lora":
         trained = shape.lora_params(lora_r)
-        weights = {"bf16": 2, "fp16": 2, "fp32": 4}[lora_base_dtype] * p + 4 * trained
+        weights = base_bytes * p + 4 * trained
         casts = 2 * trained if bf16 else 0
     elif method == "qlora":
         trained = shape.lora_params(lora_r)
-        rest = {"bf16": 2, "fp16": 2, "fp32": 4}[lora_base_dtype]  # embeddings and norms, as a LoRA base keeps them
-        weights = int(linear * (0.5 + 4 / 64)) + rest * (p - linear) + 4 * trained
+        # embeddings and norms stay as a LoRA base keeps them
+        weights = int(linear * (0.5 + 4 / 64)) + base_bytes * (p - linear) + 4 * trained
         casts = 2 * trained if bf16 else 0
     else:
         raise ValueError(f"unknown method {method!r}: full, lora or qlora")
@@ -146,7 +147,7 @@ def plan(shape: Shape, method: str, *, tokens: int, bf16: bool, checkpointing: b
     parts = {k: v / gpus for k, v in sharded.items()}
     # FSDP2 (distributed.py: fully_shard per decoder layer, no mixed-precision policy) gathers a layer's weights
     # in their stored dtype, the next one prefetched; autocast's bf16 copies are of whole weights either way
-    stored = {"full": 4, "lora": {"bf16": 2, "fp16": 2, "fp32": 4}[lora_base_dtype], "qlora": 0.5625}[method]
+    stored = {"full": 4, "lora": base_bytes, "qlora": 0.5625}[method]
     parts["FSDP2 gathered layers"] = 2 * shape.layer_linear_params() * stored if gpus > 1 else 0
     parts["autocast weight copies"] = casts
     per_layer = _saved_per_token(shape, bf16) * tokens
