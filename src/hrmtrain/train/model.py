@@ -199,6 +199,10 @@ def load_model(source: ModelSource, model_cfg, tokenizer, frozen_dtype: torch.dt
             else [m.strip() for m in lora.target_modules.split(",")],
             task_type="CAUSAL_LM",
         ))
+        if not getattr(lora, "qlora", False):
+            from hrmtrain.train.lora_update import fuse_adapter_updates
+
+            fuse_adapter_updates(model)
         if frozen_dtype is not None and frozen_dtype != torch.float32:
             for p in model.parameters():
                 if not p.requires_grad:
