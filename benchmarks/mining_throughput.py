@@ -84,6 +84,26 @@ def train_briefly(ce, embedder, chunks, queries) -> None:
         train_reranker(ce, rerank_lists(mined, text, 3), Path(tmp), epochs=1.0, batch_size=8, lr=2e-4, seed=0)
 
 
+class CrossEncoderPositions:
+    """Counts what the cross-encoder computes while attached: pairs, token positions (batch x padded
+    length, summed over its forward calls) and real (unpadded) tokens."""
+
+    def __init__(self, ce):
+        self.pairs = self.positions = self.real = 0
+        self.handle = ce.register_forward_pre_hook(self._count)
+
+    def _count(self, module, args):
+        features = args[0]
+        ids = features["input_ids"]
+        self.pairs += int(ids.shape[0])
+        self.positions += int(ids.numel())
+        self.real += int(features["attention_mask"].sum()) if "attention_mask" in features else int(ids.numel())
+
+    def close(self) -> dict:
+        self.handle.remove()
+        return {"pairs": self.pairs, "positions": self.positions, "real_tokens": self.real}
+
+
 VARIANTS = {
     "st-defaults": (run_st, True),
     "hrmtrain": (run_ours, True),
@@ -120,21 +140,37 @@ def main() -> None:
           f"{torch.get_num_threads()} threads")
     times: dict[str, list[float]] = {v: [] for v in variants}
     mined: dict[str, int] = {}
+    positions: dict[str, dict] = {}
     for r in range(args.repeats):
         for v in variants:
             fn, rescore = VARIANTS[v]
+            counted = CrossEncoderPositions(ce) if r == 0 and rescore else None
             start = time.perf_counter()
             mined[v] = fn(embedder, ce, chunks, queries, args.range_max, args.negatives, rescore)
             times[v].append(time.perf_counter() - start)
+            if counted:
+                positions[v] = counted.close()
             print(f"  round {r + 1} {v}: {times[v][-1]:.2f} s")
     medians = {v: {"seconds": statistics.median(t), "queries_per_s": len(queries) / statistics.median(t),
-                   "runs_s": t, "negatives_or_rows": mined[v]} for v, t in times.items()}
-    print(f"\n{'variant':<24}{'median s':>10}{'queries/s':>12}")
+                   "runs_s": t, "negatives_or_rows": mined[v], **({"cross_encoder": positions[v]} if v in positions
+                                                                   else {})} for v, t in times.items()}
+    print(f"\n{'variant':<24}{'median s':>10}{'queries/s':>12}{'pairs':>8}{'positions':>11}{'real':>9}")
     for v, m in medians.items():
-        print(f"{v:<24}{m['seconds']:>10.2f}{m['queries_per_s']:>12.1f}")
+        ce_pos = m.get("cross_encoder", {})
+        print(f"{v:<24}{m['seconds']:>10.2f}{m['queries_per_s']:>12.1f}"
+              + (f"{ce_pos['pairs']:>8}{ce_pos['positions']:>11,}{ce_pos['real_tokens']:>9,}" if ce_pos else ""))
     result = {"queries": len(queries), "chunks": len(chunks), "range_max": args.range_max,
               "negatives": args.negatives, "repeats": args.repeats, "threads": torch.get_num_threads(),
               "medians": medians}
+    if "st-defaults" in positions and "hrmtrain" in positions:
+        st, ours = positions["st-defaults"], positions["hrmtrain"]
+        # the cross-encoder's cost is its token positions (padding included): what batching can save is the
+        # padding, so st's positions over the real tokens of the pairs both score bound any batching speedup
+        result["batching_bound"] = st["positions"] / ours["real_tokens"]
+        print(f"cross-encoder token positions: sentence-transformers {st['positions']:,} "
+              f"({st['positions'] / st['real_tokens']:.2f}x its real tokens), hrmtrain {ours['positions']:,} "
+              f"({ours['positions'] / ours['real_tokens']:.2f}x); the most any batching of the same pairs can gain: "
+              f"{result['batching_bound']:.2f}x")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")

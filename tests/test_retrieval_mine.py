@@ -8,7 +8,7 @@ import random
 import pytest
 
 from hrmtrain.retrieval.corpus import Chunk
-from hrmtrain.retrieval.embed import default_embedder, load_embedder
+from hrmtrain.retrieval.embed import build_index, default_embedder, encode, load_embedder
 from hrmtrain.retrieval.mine import MiningRule, mine, tuples
 from hrmtrain.retrieval.queries import Query
 
@@ -113,7 +113,11 @@ def test_rescoring_with_a_cross_encoder_uses_its_scores_in_one_batched_call(embe
     mined = mine(embedder, queries, chunks, MiningRule(0, 8, 0.0, 2), reranker=ce)
     assert len(calls) == 1  # every query's candidates and positives in one call
     depth = min(8 + max(len(q.positives) for q in queries) + 1, len(chunks))  # range_max + the most positives + 1
-    expected = sum(depth + len(q.positives) for q in queries)
+    # each pair once: a positive among the embedder's candidates is not scored again
+    index = build_index(encode(embedder, [c.text for c in chunks]))
+    _, ids = index.search(encode(embedder, [q.text for q in queries]), depth)
+    expected = sum(len({chunks[int(i)].id for i in row} | set(q.positives)) for q, row in zip(queries, ids))
+    assert expected < sum(depth + len(q.positives) for q in queries)  # some positive was a candidate too
     assert calls[0] == expected
     m = mined[0]
     text = {c.id: c.text for c in chunks}

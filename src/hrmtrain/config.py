@@ -116,7 +116,10 @@ class TrainerConfig:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     max_length: int = 1536
-    packing: bool = False  # padding-free: a micro-batch's sequences end to end in rows of max_length (dataset.py)
+    # padding-free: a micro-batch's sequences end to end in one row, one causal attention call per sequence
+    # (dataset.collate_packed, varlen_attention.py). The same sequences and targets per step as padding, the same
+    # loss and gradients (tests/test_loss.py); false pads each micro-batch to its longest sequence instead
+    packing: bool = True
     # micro-batches of similar length: each epoch's order is sorted by length within mega-batches of this many
     # batches, whose order is then shuffled (dataset.StepBatches); 0: plain random batches. Off by default:
     # 16 made the default run's steps 1.27x faster but, with batches of one task type at a time, its model

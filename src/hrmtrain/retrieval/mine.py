@@ -14,7 +14,8 @@ identical to the question is a positive in disguise, never a hard negative.
 Why not `sentence_transformers.util.mine_hard_negatives` itself: with a cross-encoder it calls
 `predict` once per query (range_max pairs at a time); on this CPU that re-scoring was ~95% of the
 mining time. Here every (query, candidate) pair of the whole set goes through one `predict` call,
-so batches are full and length-sorted across queries, under bf16 autocast where the device has
+each pair once (a query's positives are mostly among its candidates: sentence-transformers scores them
+twice), so batches are full and length-sorted across queries, under bf16 autocast where the device has
 native bf16 (embed.inference_autocast). `benchmarks/mining_throughput.py`
 compares the two in queries/s; the test suite checks they choose the same negatives without a
 cross-encoder.
@@ -64,20 +65,17 @@ def mine(embedder, queries: list[Query], chunks: list[Chunk], rule: MiningRule, 
         pos_scores = [min(float(qvec[n] @ corpus[i]) for i in pos) if pos else float("inf")
                       for n, pos in enumerate(pos_idx)]
     else:
-        pairs = [(q.text, chunks[i].text) for q, cand in zip(queries, candidates) for i in cand]
-        pairs += [(q.text, chunks[i].text) for q, pos in zip(queries, pos_idx) for i in pos]
+        # each (query, chunk) pair once: a query's positives are usually among its candidates as well
+        slot: dict[tuple[int, int], int] = {}
+        for n, (cand, pos) in enumerate(zip(candidates, pos_idx)):
+            for i in (*cand, *pos):
+                slot.setdefault((n, i), len(slot))
+        pairs = [(queries[n].text, chunks[i].text) for n, i in slot]
         with inference_autocast():
             flat = reranker.predict(pairs, batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True)
         flat = [float(x) for x in np.asarray(flat).reshape(-1)]
-        at = 0
-        cand_scores = []
-        for cand in candidates:
-            cand_scores.append(flat[at:at + len(cand)])
-            at += len(cand)
-        pos_scores = []
-        for pos in pos_idx:
-            pos_scores.append(min(flat[at:at + len(pos)]) if pos else float("inf"))
-            at += len(pos)
+        cand_scores = [[flat[slot[n, i]] for i in cand] for n, cand in enumerate(candidates)]
+        pos_scores = [min(flat[slot[n, i]] for i in pos) if pos else float("inf") for n, pos in enumerate(pos_idx)]
     out = []
     for q, cand, cs, pos, ps in zip(queries, candidates, cand_scores, pos_idx, pos_scores):
         threshold = ps - abs(ps) * rule.relative_margin
