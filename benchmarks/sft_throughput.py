@@ -205,7 +205,7 @@ def worker_hrm(spec: dict, overrides: list[str]) -> dict:
     cfg = compose_for(spec, [f"run.dir={out}", "run.name=bench", f"lineage.dir={out / 'lineage'}",
                              f"trainer.max_steps={steps}", f"trainer.precision={spec['precision']}",
                              f"trainer.eval_every={steps}", f"trainer.checkpoint_every={steps}",
-                             "trainer.eval_tasks_every=0", "trainer.warmup_steps=0", f"trainer.lr={spec['lr']}",
+                             "trainer.eval_tasks_every=0", "trainer.val_subset=4", "trainer.warmup_steps=0", f"trainer.lr={spec['lr']}",
                              "logging.wandb_mode=disabled", *HRM_BASE, *overrides])
     result = train(cfg)
     rows = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
