@@ -121,7 +121,7 @@ def test_without_modelopt_the_reason_names_the_extra(monkeypatch):
 
 
 def test_run_report_names_the_checkpoint_and_the_perf_options(nvfp4_run):
-    from hrmtrain.report import write_report
+    from hrmtrain.run_report import write_report
 
     page = write_report(nvfp4_run.run_dir).read_text()
     assert "NVFP4 checkpoint validation loss" in page and "ModelOpt 0.47.0" in page

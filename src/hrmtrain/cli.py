@@ -45,13 +45,13 @@ STAGES: dict[str, Stage] = {
                       "latency/throughput/memory sweep over concurrency against an OpenAI-compatible server"),
     "retrieval": Stage("hrmtrain.retrieval.stage:run",
                        "household documents -> embedder and reranker adapted, measured on held-out questions"),
-    "export": Stage("hrmtrain.export.stage:run",
+    "export": Stage("hrmtrain.commands:export_stage",
                     "a run's L-Module, embedder and reranker -> ONNX (checked against PyTorch), TensorRT where "
                     "a GPU exists, NVFP4 checkpoint -> versioned model repository (Triton layout)"),
     "plan": Stage("hrmtrain.train.memory_plan:run",
                   "memory per GPU for the configured base and trainer: full, LoRA, QLoRA, FSDP2 over N GPUs "
                   "(plan.gpu_memory_gb=96)"),
-    "report": Stage("hrmtrain.report:run", "write runs/<name>/report.html for a finished run"),
+    "report": Stage("hrmtrain.run_report:run", "write runs/<name>/report.html for a finished run"),
     "pipeline": Stage("hrmtrain.pipeline:run",
                       "data, train, retrieval, eval (trained vs untrained base), loadtest, export and report, in order"),
 }

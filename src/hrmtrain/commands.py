@@ -236,8 +236,17 @@ def export_main(argv: list[str]) -> int:
 
 def humaneval_main(argv: list[str]) -> int:
     from hrmtrain.humaneval.commands import humaneval_main as main
+    from hrmtrain.run_report import write_report
 
-    return main(argv)
+    return main(argv, write_run_report=write_report)
+
+
+def export_stage(cfg) -> None:
+    """`hrmtrain export`, then the run's report (if it has one) gains or renews its export section."""
+    from hrmtrain.export.stage import run
+    from hrmtrain.run_report import refresh
+
+    refresh(run(cfg))
 
 
 COMMANDS = {

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from hrmtrain.errors import HrmError
-from hrmtrain.report import write_report
+from hrmtrain.run_report import write_report
 from hrmtrain.train import distributed
 from hrmtrain.train.stage import print_summary, train
 

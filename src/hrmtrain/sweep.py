@@ -140,9 +140,9 @@ def summarise_job(job: dict, swept: list[str]) -> dict:
 
 
 def _plots(runs: list[dict]) -> tuple[str, str]:
-    from hrmtrain.eval.report_section import _plt, finish_axes, png
+    from hrmtrain.report.html import finish_axes, png, pyplot
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4))
     for i, r in enumerate(runs):
         color = f"C{i}"
@@ -189,7 +189,7 @@ def write_report(sweep_dir: Path, runs: list[dict]) -> Path:
         f"<td>{_cell(r['tokens_per_s_median'], ',.0f')}</td><td>{_cell(r['peak_memory_mb'], ',.0f')}</td></tr>"
         for r in runs)
     errors = "".join(f"<li><b>{html.escape(r['label'])}</b>: {html.escape(r['error'])}</li>" for r in runs if r["error"])
-    from hrmtrain.report import page_head
+    from hrmtrain.report.html import page_head
 
     body = f"""{page_head(f"hrmtrain sweep: {sweep_dir.name}")}
 <section id="ablation"><h2>Runs</h2>

@@ -4,49 +4,15 @@ vs concurrency plot."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 
-
-def png(fig) -> str:
-    """The figure as base64 PNG for an <img> tag; the figure is closed."""
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def finish_axes(ax, title: str) -> None:
-    """Title, light grid, legend: how every plot of the report ends."""
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from hrmtrain.report.html import finish_axes, img, pct, png, pyplot
 
 
 def _cell(r: dict) -> str:
     return f"{r['success']}/{r['n']} ({r['rate']:.0%}, {r['ci95'][0]:.2f}-{r['ci95'][1]:.2f})"
-
-
-def _pct(value) -> str:
-    return "-" if value is None else f"{value:.0%}"
-
-
-def _img(alt: str, data: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _integer_ticks(ax, values) -> None:
@@ -61,7 +27,7 @@ def budget_plot(systems: dict[str, dict]) -> str | None:
               if "success_at_budget" in r.get("loops", {}).get("hrm", {})}
     if not curves:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     for name, curve in curves.items():
         points = [(int(b), v) for b, v in curve.items() if v is not None]
@@ -83,7 +49,7 @@ def latency_plot(load: dict) -> str | None:
     levels = [lv for lv in load.get("levels", []) if lv.get("e2e_ms")]
     if not levels:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     xs = [lv["concurrency"] for lv in levels]
     for metric, ax in (("ttft_ms", axes[0]), ("e2e_ms", axes[1])):
@@ -132,7 +98,7 @@ def _details(name: str, results: dict) -> str:
     stops = "".join(f"<tr><th>{html.escape(n)}</th><td>{html.escape(json.dumps(summaries[n]['stop_reasons']))}</td></tr>"
                     for n in loops)
     validity = "".join(f"<tr><th>{html.escape(n)}</th>" + "".join(
-        f"<td>{_pct(summaries[n]['tool_calls'][k])}</td>" for k in ("parsed", "known_tool", "schema_valid", "argument_match"))
+        f"<td>{pct(summaries[n]['tool_calls'][k])}</td>" for k in ("parsed", "known_tool", "schema_valid", "argument_match"))
         + f"<td>{summaries[n]['per_task']['tool_calls']:.1f}</td><td>{summaries[n]['per_task']['tokens']:.0f}</td></tr>"
         for n in loops)
     safety = results.get("safety", {})
@@ -167,7 +133,7 @@ memory: {html.escape(str(load.get('memory_source')))}; SLO: TTFT &le; {slo.get('
 <table><tr><th>concurrency</th><th>requests</th><th>failed</th><th>TTFT ms p50/p90/p99</th><th>inter-token ms</th>
 <th>request ms</th><th>episode ms</th><th>requests/s</th><th>output tokens/s</th><th>goodput (req/s in SLO)</th>
 <th>in SLO</th><th>peak memory MB</th></tr>{rows}</table>
-{_img("latency against concurrency", plot) if plot else ""}"""
+{img("latency against concurrency", plot) if plot else ""}"""
 
 
 def eval_section(results_path: Path, base_path: Path | None = None, load_path: Path | None = None) -> str:
@@ -199,7 +165,13 @@ def eval_section(results_path: Path, base_path: Path | None = None, load_path: P
 {results.get('tasks')} held-out tasks, budget {html.escape(json.dumps(results.get('budget')))}.</p>
 {compare}
 {_success_table(systems)}
-{_img("success at H-cycle budget", plot) if plot else ""}
+{img("success at H-cycle budget", plot) if plot else ""}
 {"".join(_details(name, r) for name, r in systems.items())}
 {load_section(load) if load else ""}
 </section>"""
+
+
+def section(run_dir: Path) -> str:
+    """The run report's evaluation section (results written into the run by `hrmtrain eval`)."""
+    ev = Path(run_dir) / "eval"
+    return eval_section(ev / "results.json", ev / "base-results.json", ev / "load.json")

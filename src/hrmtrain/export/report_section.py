@@ -7,11 +7,11 @@ import html
 import json
 from pathlib import Path
 
-from hrmtrain.eval.report_section import _plt, png
+from hrmtrain.report.html import png, pyplot
 
 
 def parity_plot(models: dict[str, dict]) -> str:
-    plt = _plt()
+    plt = pyplot()
     rows = [(name, row["parity"]) for name, row in models.items() if row.get("parity")]
     fig, ax = plt.subplots(figsize=(7, 3.2))
     names = [n for n, _ in rows]
@@ -65,3 +65,8 @@ inputs as PyTorch before its version was written.</p>
 {f'<p>Not exported:</p><ul>{skipped}</ul>' if skipped else ''}
 <h3>Files (sha256, as in each version's manifest.json)</h3><table>{hashes}</table>
 </section>"""
+
+
+def section(run_dir: Path) -> str:
+    """The run report's export section (`hrmtrain export` into this run)."""
+    return export_section(Path(run_dir) / "export" / "results.json")

@@ -24,6 +24,7 @@ from hrmtrain.errors import HrmError
 from hrmtrain.export import onnx as ox
 from hrmtrain.export import tensorrt as trt
 from hrmtrain.export.repository import ModelSpec, Repository, onnx_signature
+from hrmtrain import runs
 from hrmtrain.jsonl import read_json_lines
 from hrmtrain.lineage import AuditLog, LineageError
 
@@ -33,14 +34,12 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 
 
 def run_folder(cfg) -> Path:
-    from hrmtrain.report import latest_run
-
     if cfg.export.run:
         path = Path(cfg.export.run)
     elif cfg.run.name:
         path = Path(cfg.run.dir) / cfg.run.name
     else:
-        path = latest_run(Path(cfg.run.dir))
+        path = runs.latest_run(Path(cfg.run.dir))
     if not path.is_dir():
         raise HrmError(f"{path}: no such run folder (set export.run=PATH or run.name=NAME)")
     return path
@@ -310,13 +309,10 @@ def print_export_results(results: dict) -> None:
         print(f"{name} not exported: {why}")
 
 
-def run(cfg) -> dict:
+def run(cfg) -> Path:
+    """`hrmtrain export`; returns the run folder exported from (whose report the entry then renews)."""
     run_dir = run_folder(cfg)
     results = export(cfg, run_dir)
     print_export_results(results)
-    if (run_dir / "report.html").is_file():  # the run's report gains (or renews) its export section
-        from hrmtrain.report import write_report
-
-        print(f"report: {write_report(run_dir)}")
     print(f"repository: {results['repository']}  (hrmtrain export list --repository {cfg.export.repository})")
-    return results
+    return run_dir

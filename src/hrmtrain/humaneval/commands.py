@@ -49,7 +49,8 @@ def print_report(summary: dict, path: Path) -> None:
               f"{ab['wins']['ties']} of {ab['tasks']} tasks; {ab['a']} win rate {rate} (ties count half)")
 
 
-def humaneval_main(argv: list[str]) -> int:
+def humaneval_main(argv: list[str], write_run_report=None) -> int:
+    """`write_run_report(run_dir) -> Path`: renews a run's report (`--run`); the entry hands it in."""
     from hrmtrain import atomic
     from hrmtrain.humaneval import exchange, stats
     from hrmtrain.humaneval.store import Study, StudyError
@@ -121,13 +122,13 @@ def humaneval_main(argv: list[str]) -> int:
             print(f"report: {write_standalone(summary, Path(args.html), f'hrmtrain humaneval: {study.path.name}')}")
         if args.run:
             from hrmtrain.humaneval.report_section import SUMMARY
-            from hrmtrain.report import write_report
 
             run_dir = Path(args.run)
             if not (run_dir / "metrics.jsonl").is_file():
                 raise StudyError(f"{run_dir}: not a training run folder (no metrics.jsonl)")
             atomic.write_json(run_dir / "humaneval" / SUMMARY, summary)
-            print(f"report: {write_report(run_dir)}")
+            if write_run_report is not None:
+                print(f"report: {write_run_report(run_dir)}")
     elif args.action == "export":
         fmt = args.format or {".csv": "csv", ".jsonl": "jsonl", ".json": "labelstudio"}.get(Path(args.out).suffix)
         if fmt is None:

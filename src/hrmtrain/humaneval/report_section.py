@@ -9,8 +9,8 @@ import html
 import json
 from pathlib import Path
 
-from hrmtrain import atomic
-from hrmtrain.eval.report_section import _plt, png
+from hrmtrain.report.html import png, pyplot
+from hrmtrain.report.page import write_standalone as write_page
 
 SUMMARY = "summary.json"  # runs/<name>/humaneval/summary.json
 
@@ -26,7 +26,7 @@ def _cell(m: dict | None) -> str:
 def helpfulness_plot(helpfulness: dict) -> str:
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     systems = list(helpfulness)
     types = sorted({t for s in helpfulness.values() for t in s if t != "all"}) + ["all"]
     x = np.arange(len(types))
@@ -79,12 +79,10 @@ def humaneval_section(summary: dict) -> str:
 </section>"""
 
 
-def run_section(run_dir: Path) -> str:
+def section(run_dir: Path) -> str:
     path = Path(run_dir) / "humaneval" / SUMMARY
     return humaneval_section(json.loads(path.read_text())) if path.is_file() else ""
 
 
 def write_standalone(summary: dict, out: Path, title: str) -> Path:
-    from hrmtrain.report import page_head
-
-    return atomic.write_text(out, f"{page_head(title)}\n{humaneval_section(summary)}\n</body></html>\n")
+    return write_page(out, title, humaneval_section(summary))

@@ -7,18 +7,16 @@ import html
 import json
 from pathlib import Path
 
-from hrmtrain import atomic
-from hrmtrain.eval.report_section import _pct, png
+from hrmtrain.report.html import pct, png, pyplot
+from hrmtrain.report.page import write_standalone as write_page
 
 METRICS = (("mrr@10", "MRR@10"), ("recall@5", "Recall@5"), ("recall@10", "Recall@10"), ("ndcg@10", "nDCG@10"))
 
 
 def metrics_plot(systems: dict[str, dict]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    plt = pyplot()
 
     names = list(systems)
     x = np.arange(len(METRICS))
@@ -50,9 +48,9 @@ def retrieval_section(results_path: Path) -> str:
     judge = res.get("judge")
     judge_html = "<p>No judge configured (retrieval.judge.endpoint.base_url).</p>" if not judge else (
         f"<p>Judge: {judge['pairs']} (query, chunk) grades; agreement with the gold labels "
-        f"{_pct(judge['agreement_with_gold'])}; prefers the gold chunk in both orders "
-        f"{_pct(judge['pairwise_agreement_with_gold'])}; answer flipped with the order "
-        f"{_pct(judge['position_ties'])}" + (f"; stopped: {html.escape(judge['error'])}" if judge["error"] else "")
+        f"{pct(judge['agreement_with_gold'])}; prefers the gold chunk in both orders "
+        f"{pct(judge['pairwise_agreement_with_gold'])}; answer flipped with the order "
+        f"{pct(judge['position_ties'])}" + (f"; stopped: {html.escape(judge['error'])}" if judge["error"] else "")
         + ".</p>")
     timings = "".join(f"<tr><th>{html.escape(k)}</th><td>{v:.1f}</td></tr>" for k, v in res["timings_s"].items())
     return f"""<section id="retrieval"><h2>Retrieval adaptation</h2>
@@ -71,7 +69,10 @@ from {q['train_documents']} documents; {c['chunks']} chunks in the searched corp
 
 def write_standalone(out: Path) -> Path:
     """`hrmtrain retrieval` on its own: a report page with just this section, beside the results."""
-    from hrmtrain.report import page_head
+    return write_page(Path(out) / "report.html", f"hrmtrain retrieval: {Path(out).parent.name}",
+                      retrieval_section(Path(out) / "results.json"))
 
-    body = f"{page_head(f'hrmtrain retrieval: {Path(out).parent.name}')}\n{retrieval_section(Path(out) / 'results.json')}\n</body></html>\n"
-    return atomic.write_text(Path(out) / "report.html", body)
+
+def section(run_dir: Path) -> str:
+    """The run report's retrieval section (when the pipeline adapted retrieval into this run)."""
+    return retrieval_section(Path(run_dir) / "retrieval" / "results.json")

