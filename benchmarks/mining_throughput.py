@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 
 def inputs(tmp: Path):
-    from hrmtrain.data.consent import ConsentRegistry
-    from hrmtrain.data.sources.records import Directory
+    from hrmtrain.privacy.consent import ConsentRegistry
+    from hrmtrain.privacy.directory import Directory
     from hrmtrain.data.synth import generate
     from hrmtrain.retrieval.corpus import read_corpus
     from hrmtrain.retrieval.embed import default_embedder

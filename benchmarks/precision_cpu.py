@@ -31,7 +31,7 @@ def household_rows(limit: int = 64) -> list[dict]:
 
     from hrmtrain.data.instruct import build_examples
     from hrmtrain.data.sources.ingest import ingest
-    from hrmtrain.data.sources.records import Directory
+    from hrmtrain.privacy.directory import Directory
     from hrmtrain.data.synth import generate
 
     with tempfile.TemporaryDirectory() as tmp:

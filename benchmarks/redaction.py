@@ -31,7 +31,7 @@ import sys  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # redaction_corpus.py beside this file
 from redaction_corpus import generate  # noqa: E402
-from hrmtrain.data.redact import SPACY_MODEL, Redactor, get_nlp  # noqa: E402
+from hrmtrain.privacy.redact import SPACY_MODEL, Redactor, get_nlp  # noqa: E402
 
 TYPES = ["PERSON", "EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "US_SSN", "UK_NINO", "ADDRESS", "LOCATION"]
 TARGET = {"EMAIL": 0.99, "PHONE": 0.99, "CREDIT_CARD": 0.99, "IBAN": 0.99, "US_SSN": 0.99,

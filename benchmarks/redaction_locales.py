@@ -35,7 +35,7 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from redaction_locales_corpus import LOCALES, TYPES, generate  # noqa: E402
 
-from hrmtrain.data.redact import Redactor  # noqa: E402
+from hrmtrain.privacy.redact import Redactor  # noqa: E402
 
 TARGET_WHOLE = {"PERSON": 0.95, "ADDRESS": 0.95}  # the bar; every other type: recall >= 0.99
 _WORD = re.compile(r"\w+")

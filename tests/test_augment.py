@@ -14,7 +14,7 @@ from hrmtrain.data.augment import TEXT_SLOTS, varied_records, word_pools
 from hrmtrain.data.build import build
 from hrmtrain.data.instruct import build_examples
 from hrmtrain.data.sources.ingest import ingest
-from hrmtrain.data.sources.records import Directory
+from hrmtrain.privacy.directory import Directory
 from hrmtrain.data.synth import generate
 
 

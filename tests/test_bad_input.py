@@ -90,7 +90,7 @@ def test_public_jsonl_problems_name_the_line(tmp_path):
     ('{"members": [{"name": "Alex"}], "now": 5}', "'now' must be a string"),
 ])
 def test_household_json_of_the_wrong_shape(tmp_path, content, problem):
-    from hrmtrain.data.sources.records import Directory
+    from hrmtrain.privacy.directory import Directory
 
     f = tmp_path / "household.json"
     f.write_text(content)
@@ -161,7 +161,7 @@ def test_a_huge_line_is_refused_and_a_long_one_redacts_in_linear_time(tmp_path):
     huge = _jsonl(tmp_path / "huge.jsonl", [{"text": "x" * 1_000_001}])
     res = run_cli(["data", "redact", str(huge), str(tmp_path / "out.jsonl")], cwd=tmp_path)
     assert res.returncode == 2 and f"{huge}, row 1" in res.stderr and "at most 1,000,000" in res.stderr
-    from hrmtrain.data.redact import Redactor
+    from hrmtrain.privacy.redact import Redactor
 
     text = "Hi Sam Roberts, call 020 7946 0958 or mail sam@example.org. Alex Jones says hi to Maria in Leeds. " * 3000
     import time

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import run_cli
-from hrmtrain.data.consent import ConsentError, ConsentRegistry
+from hrmtrain.privacy.consent import ConsentError, ConsentRegistry
 
 
 @pytest.fixture

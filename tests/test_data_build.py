@@ -13,7 +13,7 @@ import pytest
 
 from conftest import compose, run_cli
 from hrmtrain.data.build import MANIFEST_KIND, build
-from hrmtrain.data.consent import ConsentError, ConsentRegistry
+from hrmtrain.privacy.consent import ConsentError, ConsentRegistry
 from hrmtrain.data.synth import generate
 from hrmtrain.lineage import AuditLog
 
@@ -113,7 +113,7 @@ def test_revoking_consent_removes_records_and_lineage_names_what_to_retrain(buil
     assert entry["consent"]["active"]["Sam"] and "calendar" not in entry["consent"]["active"]["Sam"]
     # the rebuilt data has none of Sam's calendar records: every event example concerns Alex alone
     from hrmtrain.data.sources.ics import read_ics
-    from hrmtrain.data.sources.records import Directory
+    from hrmtrain.privacy.directory import Directory
 
     sam_ids = {r.record_id for r in read_ics(tmp / "household" / "calendar" / "sam.ics",
                                              Directory.load(tmp / "household" / "household.json")).records}

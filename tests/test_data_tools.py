@@ -31,7 +31,7 @@ def test_redact_bad_line_names_file_and_line(tmp_path):
 
 
 def _household(folder: Path, grants=(("Alex", "calendar"), ("Alex", "todo"), ("Alex", "email"))) -> None:
-    from hrmtrain.data.consent import ConsentRegistry
+    from hrmtrain.privacy.consent import ConsentRegistry
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "household.json").write_text(json.dumps({"members": [

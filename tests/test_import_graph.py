@@ -2,7 +2,8 @@
 imports another stage, and no import (lazy ones included) runs in a circle.
 
 Floors, bottom up:
-- ground: atomic, errors, jsonl, config, lineage, runs, household/, report/ (html and page);
+- ground: atomic, errors, jsonl, config, lineage, runs, household/, report/ (html and page), and the
+  shared services: privacy/ (household directory, consent, redaction);
 - stages: data, train, retrieval, eval, export, humaneval;
 - entry: cli, commands, pipeline, run_report, sweep, __main__ (may import anything).
 
@@ -19,12 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 STAGES = ("data", "train", "retrieval", "eval", "export", "humaneval")
 GROUND = ("hrmtrain.atomic", "hrmtrain.errors", "hrmtrain.jsonl", "hrmtrain.config", "hrmtrain.lineage",
-          "hrmtrain.runs", "hrmtrain.household", "hrmtrain.report")
+          "hrmtrain.runs", "hrmtrain.household", "hrmtrain.report", "hrmtrain.privacy")
 ENTRY = ("hrmtrain.cli", "hrmtrain.commands", "hrmtrain.pipeline", "hrmtrain.run_report", "hrmtrain.sweep",
          "hrmtrain.__main__")
 
 # stage -> other stage, as of the report's move to the ground floor (issue 23); each is a shared service
-# still living in one stage (consent and redaction in data, model loading and precision in train, the
+# still living in one stage (model loading and precision in train, the
 # episode harness in eval, the NVFP4 format in train/export, the sample household's documents in retrieval)
 KNOWN = {
     ("hrmtrain.data.synth", "hrmtrain.retrieval.sample_documents"),
@@ -34,13 +35,7 @@ KNOWN = {
     ("hrmtrain.eval.stage", "hrmtrain.train.precision"),
     ("hrmtrain.eval.stage", "hrmtrain.train.model"),
     ("hrmtrain.export.nvfp4", "hrmtrain.train.nvfp4"),
-    ("hrmtrain.retrieval.corpus", "hrmtrain.data.consent"),
-    ("hrmtrain.retrieval.corpus", "hrmtrain.data.sources.records"),
-    ("hrmtrain.retrieval.corpus", "hrmtrain.data.redact"),
     ("hrmtrain.retrieval.stage", "hrmtrain.data.stage"),
-    ("hrmtrain.retrieval.stage", "hrmtrain.data.redact"),
-    ("hrmtrain.retrieval.stage", "hrmtrain.data.consent"),
-    ("hrmtrain.retrieval.stage", "hrmtrain.data.sources.records"),
     ("hrmtrain.retrieval.embed", "hrmtrain.train.precision"),
     ("hrmtrain.retrieval.rerank", "hrmtrain.train.precision"),
     ("hrmtrain.train.stage", "hrmtrain.eval.loop"),

@@ -8,7 +8,8 @@ import pytest
 
 from hrmtrain.data.instruct import BUILDERS, GoldCallError, MULTI_STEP, build_examples
 from hrmtrain.data.sources.ingest import ingest
-from hrmtrain.data.sources.records import Directory, Record
+from hrmtrain.data.sources.records import Record
+from hrmtrain.privacy.directory import Directory
 from hrmtrain.data.synth import generate
 from hrmtrain.household.state import Household
 from hrmtrain.household.tools import execute

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hrmtrain.data.redact import SPACY_MODEL_SHA256, Placeholders, Redactor, model_content_sha256
+from hrmtrain.privacy.redact import SPACY_MODEL_SHA256, Placeholders, Redactor, model_content_sha256
 
 
 def ner(test):

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from conftest import ROOT, run_cli
-from hrmtrain.data.pii import locale as pii_locale
-from hrmtrain.data.redact import Redactor
+from hrmtrain.privacy.pii import locale as pii_locale
+from hrmtrain.privacy.redact import Redactor
 from hrmtrain.errors import DataError
 
 CAUGHT = [
@@ -138,7 +138,7 @@ def test_data_redact_takes_mixed_locales_and_a_lines_own_locale(tmp_path):
 
 
 def test_a_household_locale_without_rules_is_named(tmp_path):
-    from hrmtrain.data.sources.records import Directory
+    from hrmtrain.privacy.directory import Directory
 
     path = tmp_path / "household.json"
     path.write_text(json.dumps({"members": [{"name": "Ana"}], "locale": "pt_BR"}))

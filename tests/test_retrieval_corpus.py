@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from hrmtrain.data.consent import ConsentRegistry
-from hrmtrain.data.sources.records import Directory
+from hrmtrain.privacy.consent import ConsentRegistry
+from hrmtrain.privacy.directory import Directory
 from hrmtrain.errors import DataError, HrmError
 from hrmtrain.retrieval.corpus import read_corpus
 from hrmtrain.retrieval.embed import default_embedder

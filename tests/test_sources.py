@@ -11,7 +11,7 @@ from hrmtrain.data.sources.ingest import ingest, read_file
 from hrmtrain.data.sources.lists import read_list
 from hrmtrain.data.sources.mail import read_mail
 from hrmtrain.data.sources.public import read_public
-from hrmtrain.data.sources.records import Directory
+from hrmtrain.privacy.directory import Directory
 from hrmtrain.data.synth import generate
 from hrmtrain.errors import DataError
 

@@ -17,7 +17,7 @@ def consent_main(argv: list[str]) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from hrmtrain.data.consent import CATEGORIES, ConsentRegistry
+    from hrmtrain.privacy.consent import CATEGORIES, ConsentRegistry
 
     ap = argparse.ArgumentParser(prog="hrmtrain consent", description="The household's consent registry.")
     default_db = DataConfig.consent_db.replace("${data.raw}", DataConfig.raw)
@@ -129,8 +129,8 @@ def data_tools_main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
 
     if args.tool == "redact":
-        from hrmtrain.data.pii.locale import SUPPORTED, normalise
-        from hrmtrain.data.redact import MAX_TEXT_CHARS, Redactor
+        from hrmtrain.privacy.pii.locale import SUPPORTED, normalise
+        from hrmtrain.privacy.redact import MAX_TEXT_CHARS, Redactor
 
         if args.locale and normalise(args.locale) is None:
             raise DataError(Path(args.input), f"--locale {args.locale!r}: rules exist for {', '.join(SUPPORTED)}")

@@ -17,11 +17,12 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from hrmtrain import __version__, atomic
-from hrmtrain.data.consent import POSSIBLY_CONCERNED, ConsentError, ConsentRegistry, decide
+from hrmtrain.privacy.consent import POSSIBLY_CONCERNED, ConsentError, ConsentRegistry, decide
 from hrmtrain.data import phrasing
 from hrmtrain.data.instruct import build_examples
 from hrmtrain.data.sources.ingest import ingest
-from hrmtrain.data.sources.records import Directory, Record
+from hrmtrain.data.sources.records import Record
+from hrmtrain.privacy.directory import Directory
 from hrmtrain.data.split import SPLITS, assign
 from hrmtrain.errors import DataError, HrmError
 
@@ -48,7 +49,7 @@ class BuildResult:
 
 def redact_records(records: list[Record], directory: Directory) -> list[Record]:
     """Every PII span in the redactable fields becomes a typed placeholder, consistent per record."""
-    from hrmtrain.data.redact import Placeholders, Redactor
+    from hrmtrain.privacy.redact import Placeholders, Redactor
 
     known = [n for m in directory.members for n in (m.name, m.full_name)]
     redactor = Redactor(known_names=known, locale=directory.locale or None)

@@ -43,9 +43,9 @@ def ingest_main(root: Path, out: Path, household: Path | None, consent_db: Path 
     from rich.table import Table
 
     from hrmtrain.data.build import excluded_table, redact_records
-    from hrmtrain.data.consent import ConsentRegistry, decide
+    from hrmtrain.privacy.consent import ConsentRegistry, decide
     from hrmtrain.data.sources.ingest import ingest
-    from hrmtrain.data.sources.records import Directory
+    from hrmtrain.privacy.directory import Directory
     from hrmtrain.lineage import AuditLog
 
     if not root.is_dir():

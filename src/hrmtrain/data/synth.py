@@ -31,7 +31,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hrmtrain import atomic
-from hrmtrain.data.consent import CATEGORIES, ConsentRegistry
+from hrmtrain.privacy.consent import CATEGORIES, ConsentRegistry
 
 TZ = "Europe/London"
 NOW = datetime(2026, 3, 2, 9, 0)

@@ -20,8 +20,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from hrmtrain.data.consent import ConsentRegistry
-from hrmtrain.data.sources.records import Directory
+from hrmtrain.privacy.consent import ConsentRegistry
+from hrmtrain.privacy.directory import Directory
 from hrmtrain.errors import DataError
 
 CATEGORY = "documents"
@@ -151,10 +151,10 @@ def read_corpus(root: str | Path, directory: Directory, registry: ConsentRegistr
                 max_tokens: int, pdf_pipeline: str = "auto", progress: bool = True,
                 snapshot: dict | None = None) -> Corpus:
     """`snapshot`: the consent snapshot every document is decided against (default: one taken now)."""
-    from hrmtrain.data.consent import decide
+    from hrmtrain.privacy.consent import decide
     from tqdm import tqdm
 
-    from hrmtrain.data.redact import Placeholders, Redactor
+    from hrmtrain.privacy.redact import Placeholders, Redactor
 
     snapshot = snapshot or registry.snapshot()
     root = Path(root)

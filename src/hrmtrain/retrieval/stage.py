@@ -46,7 +46,7 @@ def ensure_documents(cfg) -> Path:
 
 def _redact_personal_questions(queries, corpus, directory) -> None:
     """Questions about a personal document may name people too: same redaction as its chunks."""
-    from hrmtrain.data.redact import Redactor
+    from hrmtrain.privacy.redact import Redactor
 
     personal = {c.doc for c in corpus.chunks if c.members}
     todo = [q for q in queries if q.doc in personal]
@@ -64,8 +64,8 @@ def _metrics(run, qrels) -> dict:
 
 def adapt(cfg, out: Path, progress: bool = True) -> dict:
     """Run the whole adaptation; write `out` (replacing an earlier one only when complete); return the results."""
-    from hrmtrain.data.consent import ConsentRegistry
-    from hrmtrain.data.sources.records import Directory
+    from hrmtrain.privacy.consent import ConsentRegistry
+    from hrmtrain.privacy.directory import Directory
     from hrmtrain.lineage import AuditLog
     from hrmtrain.retrieval import embed, mine, queries as Q, rerank
     from hrmtrain.retrieval.corpus import read_corpus

@@ -26,7 +26,9 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hrmtrain.data.sources.records import Directory, Loaded, Record, Skipped
+from hrmtrain.data.sources.records import Loaded, Record, Skipped
+
+from hrmtrain.privacy.directory import Directory
 
 WINDOW_BEFORE = timedelta(days=365)
 WINDOW_AFTER = timedelta(days=365)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from hrmtrain.data.sources.lists import list_kind, read_list
 from hrmtrain.data.sources.public import read_public
-from hrmtrain.data.sources.records import Directory, Loaded, Skipped
+from hrmtrain.data.sources.records import Loaded, Skipped
+from hrmtrain.privacy.directory import Directory
 
 OWN_FILES = {"household.json", "consent.sqlite"}
 OWN_FOLDERS = {"documents"}  # read by `hrmtrain retrieval` (retrieval/corpus.py)

