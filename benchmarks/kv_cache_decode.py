@@ -49,7 +49,7 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, DynamicCache
 
     from hrmtrain.eval.kv_cache import GrowingCache
-    from hrmtrain.train.precision import resolve
+    from hrmtrain.models.precision import resolve
 
     dtype = torch.bfloat16 if resolve("auto", "cpu")[0] == "bf16" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype).eval()

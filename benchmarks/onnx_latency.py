@@ -129,7 +129,7 @@ def tiny_model(tmp: Path) -> Path:
     from transformers import AutoModelForCausalLM
 
     from hrmtrain.config import compose
-    from hrmtrain.train.model import ModelSource, load_tokenizer, tiny_config
+    from hrmtrain.models.base import ModelSource, load_tokenizer, tiny_config
 
     tok = load_tokenizer(ModelSource("tiny", None))
     torch.manual_seed(0)

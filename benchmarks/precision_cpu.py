@@ -18,11 +18,12 @@ import time
 import torch
 
 from hrmtrain.config import compose
+from hrmtrain.models import base as base_model
 from hrmtrain.train import model as models
 from hrmtrain.train.chat import ChatEncoder
 from hrmtrain.train.dataset import Row, StepBatches, encode_rows
 from hrmtrain.train.loss import SFTLoss
-from hrmtrain.train.precision import Precision, cpu_has_native_bf16
+from hrmtrain.models.precision import Precision, cpu_has_native_bf16
 
 
 def household_rows(limit: int = 64) -> list[dict]:
@@ -43,8 +44,8 @@ def household_rows(limit: int = 64) -> list[dict]:
 
 def step_times(precision: str, batches: StepBatches, steps: int, device: torch.device) -> list[float]:
     cfg = compose()
-    source = models.ModelSource("tiny", None)
-    model = models.load_model(source, cfg.model, models.load_tokenizer(source)).to(device)
+    source = base_model.ModelSource("tiny", None)
+    model = models.load_model(source, cfg.model, base_model.load_tokenizer(source)).to(device)
     sft = SFTLoss(model, cfg.trainer.loss_chunk_size)
     opt = torch.optim.AdamW(sft.parameters(), lr=1e-3)
     prec = Precision(precision, device.type)
@@ -74,7 +75,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
     device = torch.device(args.device)
-    tokenizer = models.load_tokenizer(models.ModelSource("tiny", None))
+    tokenizer = base_model.load_tokenizer(base_model.ModelSource("tiny", None))
     rows = [Row(r["messages"], r["tools"], "sample", i) for i, r in enumerate(household_rows(), 1)]
     examples = encode_rows(rows, ChatEncoder(tokenizer), 1024)
     batches = StepBatches(examples, args.batch, 1, seed=0, pad_id=tokenizer.pad_token_id)

@@ -147,6 +147,7 @@ def prepare(workdir: Path, model: str) -> dict:
     from hrmtrain.config import compose
     from hrmtrain.data.build import build
     from hrmtrain.data.synth import generate
+    from hrmtrain.models import base as base_model
     from hrmtrain.train import model as models
 
     generate(workdir / "household", seed=0)
@@ -154,23 +155,24 @@ def prepare(workdir: Path, model: str) -> dict:
                    f"lineage.dir={workdir / 'lineage'}"]))
     if model == "tiny":  # saved once so every process starts from the same weights
         cfg = compose(["model.base=tiny", "experiment=tiny"])
-        source = models.ModelSource("tiny", None)
-        tokenizer = models.load_tokenizer(source)
+        source = base_model.ModelSource("tiny", None)
+        tokenizer = base_model.load_tokenizer(source)
         models.load_model(source, cfg.model, tokenizer).save_pretrained(workdir / "base")
         tokenizer.save_pretrained(workdir / "base")
         return {"data": str(workdir / "data"), "base": str(workdir / "base")}
-    return {"data": str(workdir / "data"), "base": str(models.resolve(MODELS[model]).path)}
+    return {"data": str(workdir / "data"), "base": str(base_model.resolve(MODELS[model]).path)}
 
 
 def step_sequences(spec: dict) -> tuple[object, list[list[object]]]:
     """The tokenizer and, per optimizer step, the encoded examples hrmtrain trains on (its own split,
     encoding and StepBatches order)."""
+    from hrmtrain.models import base as base_model
     from hrmtrain.train import model as models
     from hrmtrain.train.chat import ChatEncoder
     from hrmtrain.train.dataset import StepBatches, encode_rows, load_train_val
 
     cfg = compose_for(spec)
-    tokenizer = models.load_tokenizer(models.resolve(spec["base"]), cfg.model.chat_template)
+    tokenizer = base_model.load_tokenizer(base_model.resolve(spec["base"]), cfg.model.chat_template)
     train_rows, _ = load_train_val(cfg.data.path, cfg.data.val_ratio, cfg.data.seed)
     examples = encode_rows(train_rows, ChatEncoder(tokenizer, enable_thinking=cfg.data.enable_thinking),
                            spec["max_length"])
@@ -372,7 +374,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    from hrmtrain.train.precision import resolve
+    from hrmtrain.models.precision import resolve
 
     precision = args.precision or resolve("auto", "cuda" if torch.cuda.is_available() else "cpu")[0]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]

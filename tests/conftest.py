@@ -96,7 +96,7 @@ def sample_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from hrmtrain.train.model import ModelSource, load_tokenizer
+    from hrmtrain.models.base import ModelSource, load_tokenizer
 
     return load_tokenizer(ModelSource("tiny", None))
 

@@ -101,7 +101,8 @@ def test_household_json_of_the_wrong_shape(tmp_path, content, problem):
 
 def test_corrupt_model_config_or_weights(tmp_path, sample_data):
     from hrmtrain.eval.policies import load_saved_model
-    from hrmtrain.train.model import ModelSource, load_model, load_tokenizer
+    from hrmtrain.models.base import ModelSource, load_tokenizer
+    from hrmtrain.train.model import load_model
     from conftest import compose
 
     tokenizer = load_tokenizer(ModelSource("tiny", None))

@@ -79,7 +79,7 @@ def test_parquet_rows_with_json_string_arguments(tmp_path):
 def test_prompt_longer_than_max_length_says_so(tmp_path):
     from hrmtrain.train.chat import ChatEncoder
     from hrmtrain.train.dataset import encode_rows
-    from hrmtrain.train.model import ModelSource, load_tokenizer
+    from hrmtrain.models.base import ModelSource, load_tokenizer
 
     f = _write(tmp_path / "train.jsonl", GOOD)
     with pytest.raises(DataError, match="max_length=64 is shorter than the system\\+tools prompt") as exc:

@@ -124,11 +124,12 @@ def test_argument_match_follows_bfcl_types_alternatives_and_no_extras():
 def tiny_model_dir(tmp_path_factory):
     """The built-in tiny Qwen3 (seeded random init) saved as a model folder: cheap to run, its greedy
     turns are arbitrary but deterministic."""
+    from hrmtrain.models import base as base_model
     from hrmtrain.train import model as models
 
     out = tmp_path_factory.mktemp("tiny-model")
-    source = models.ModelSource("tiny", None)
-    tok = models.load_tokenizer(source)
+    source = base_model.ModelSource("tiny", None)
+    tok = base_model.load_tokenizer(source)
     model = models.load_model(source, compose([]).model, tok)
     model.config.use_cache = True
     model.save_pretrained(out)

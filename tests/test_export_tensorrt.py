@@ -21,7 +21,7 @@ TRT = SimpleNamespace(batch=[1, 2, 8], sequence=[1, 64, 256], past_sequence=[0, 
 def tiny_onnx(tmp_path_factory):
     from transformers import AutoModelForCausalLM
 
-    from hrmtrain.train.model import ModelSource, load_tokenizer, tiny_config
+    from hrmtrain.models.base import ModelSource, load_tokenizer, tiny_config
 
     tmp = tmp_path_factory.mktemp("trt")
     tok = load_tokenizer(ModelSource("tiny", None))

@@ -3,7 +3,8 @@ imports another stage, and no import (lazy ones included) runs in a circle.
 
 Floors, bottom up:
 - ground: atomic, errors, jsonl, config, lineage, runs, household/, report/ (html and page), and the
-  shared services: privacy/ (household directory, consent, redaction);
+  shared services: privacy/ (household directory, consent, redaction), models/ (resolve and load a base,
+  precision, chat templates, the NVFP4 format and checkpoint);
 - stages: data, train, retrieval, eval, export, humaneval;
 - entry: cli, commands, pipeline, run_report, sweep, __main__ (may import anything).
 
@@ -20,27 +21,21 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 STAGES = ("data", "train", "retrieval", "eval", "export", "humaneval")
 GROUND = ("hrmtrain.atomic", "hrmtrain.errors", "hrmtrain.jsonl", "hrmtrain.config", "hrmtrain.lineage",
-          "hrmtrain.runs", "hrmtrain.household", "hrmtrain.report", "hrmtrain.privacy")
+          "hrmtrain.runs", "hrmtrain.household", "hrmtrain.report", "hrmtrain.privacy", "hrmtrain.models")
 ENTRY = ("hrmtrain.cli", "hrmtrain.commands", "hrmtrain.pipeline", "hrmtrain.run_report", "hrmtrain.sweep",
          "hrmtrain.__main__")
 
 # stage -> other stage, as of the report's move to the ground floor (issue 23); each is a shared service
-# still living in one stage (model loading and precision in train, the
-# episode harness in eval, the NVFP4 format in train/export, the sample household's documents in retrieval)
+# still living in one stage (the L-Module prompt and chat encoding in data and train, the episode harness in
+# eval, the sample household in data and retrieval)
 KNOWN = {
     ("hrmtrain.data.synth", "hrmtrain.retrieval.sample_documents"),
     ("hrmtrain.eval.curated", "hrmtrain.data.instruct"),
     ("hrmtrain.eval.safety", "hrmtrain.data.instruct"),
     ("hrmtrain.eval.policies", "hrmtrain.train.chat"),
-    ("hrmtrain.eval.stage", "hrmtrain.train.precision"),
-    ("hrmtrain.eval.stage", "hrmtrain.train.model"),
-    ("hrmtrain.export.nvfp4", "hrmtrain.train.nvfp4"),
     ("hrmtrain.retrieval.stage", "hrmtrain.data.stage"),
-    ("hrmtrain.retrieval.embed", "hrmtrain.train.precision"),
-    ("hrmtrain.retrieval.rerank", "hrmtrain.train.precision"),
     ("hrmtrain.train.stage", "hrmtrain.eval.loop"),
     ("hrmtrain.train.stage", "hrmtrain.eval.tasks"),
-    ("hrmtrain.train.stage", "hrmtrain.export.nvfp4"),
     ("hrmtrain.train.task_validation", "hrmtrain.eval.tasks"),
     ("hrmtrain.train.task_validation", "hrmtrain.eval.loop"),
     ("hrmtrain.train.task_validation", "hrmtrain.eval.policies"),

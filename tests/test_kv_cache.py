@@ -8,12 +8,13 @@ import torch
 from conftest import compose
 
 from hrmtrain.eval.kv_cache import GrowingCache, GrowingLayer
+from hrmtrain.models import base as base_model
 from hrmtrain.train import model as models
 
 
 def _tiny():
-    source = models.ModelSource("tiny", None)
-    tok = models.load_tokenizer(source)
+    source = base_model.ModelSource("tiny", None)
+    tok = base_model.load_tokenizer(source)
     model = models.load_model(source, compose([]).model, tok).eval()
     return model
 
@@ -83,9 +84,10 @@ def test_a_next_turn_starts_from_the_last_turns_kv_and_generates_what_a_fresh_pr
 
     model = _tiny()
     model.save_pretrained(tmp_path / "model")
+    from hrmtrain.models import base as base_model
     from hrmtrain.train import model as models
 
-    models.load_tokenizer(models.ModelSource("tiny", None)).save_pretrained(tmp_path / "model")
+    base_model.load_tokenizer(base_model.ModelSource("tiny", None)).save_pretrained(tmp_path / "model")
     cached = LocalPolicy(str(tmp_path / "model"), batch_size=4, prefix_cache=True)
     fresh = LocalPolicy(str(tmp_path / "model"), batch_size=1, prefix_cache=False, turn_cache_mb=0)
     g = torch.Generator().manual_seed(3)

@@ -29,7 +29,8 @@ def _tiny_lm(tokenizer):
     from omegaconf import OmegaConf
 
     from hrmtrain.config import TinyModelConfig
-    from hrmtrain.train.model import ModelSource, load_model
+    from hrmtrain.models.base import ModelSource
+    from hrmtrain.train.model import load_model
 
     cfg = OmegaConf.create({"tiny": TinyModelConfig(), "quant": "none", "lora": {"enabled": False}})
     return load_model(ModelSource("tiny", None), cfg, tokenizer)

@@ -15,7 +15,8 @@ from hrmtrain.train.memory_plan import GB, Shape, plan
 
 @pytest.fixture(scope="module")
 def tiny_lora_and_full(tokenizer):
-    from hrmtrain.train.model import ModelSource, count_parameters, load_model
+    from hrmtrain.models.base import ModelSource
+    from hrmtrain.train.model import count_parameters, load_model
 
     out = {}
     for lora in (False, True):
@@ -27,7 +28,7 @@ def tiny_lora_and_full(tokenizer):
 
 
 def test_the_planned_parameter_counts_are_the_models_own(tokenizer, tiny_lora_and_full):
-    from hrmtrain.train.model import vocab_size
+    from hrmtrain.models.base import vocab_size
 
     cfg = OmegaConf.create({"base": "tiny", "tiny": TinyModelConfig()})
     shape = memory_plan.shape_of(cfg, vocab_size(tokenizer))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hrmtrain.train import nvfp4
-from hrmtrain.train.nvfp4 import NVFP4FakeQuant, nvfp4_fake_quantize, nvfp4_quantize, round_e2m1
+from hrmtrain.models import nvfp4
+from hrmtrain.models.nvfp4 import NVFP4FakeQuant, nvfp4_fake_quantize, nvfp4_quantize, round_e2m1
 
 GRID = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
 
@@ -68,7 +68,7 @@ def _weights():
 
 
 def test_codes_and_scales_match_torchao_bit_for_bit():
-    from hrmtrain.train.nvfp4 import nvfp4_encode
+    from hrmtrain.models.nvfp4 import nvfp4_encode
 
     for w in _weights():
         packed, scales, tensor_scale = nvfp4_encode(w)
@@ -79,7 +79,7 @@ def test_codes_and_scales_match_torchao_bit_for_bit():
 
 
 def test_packed_codes_decode_to_the_fake_quantized_weights():
-    from hrmtrain.train.nvfp4 import E2M1_GRID, nvfp4_encode
+    from hrmtrain.models.nvfp4 import E2M1_GRID, nvfp4_encode
 
     w = torch.randn(16, 64)
     packed, scales, tensor_scale = nvfp4_encode(w)

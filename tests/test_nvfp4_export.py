@@ -12,8 +12,8 @@ import torch
 
 from conftest import compose, small_train
 from hrmtrain.errors import HrmError
-from hrmtrain.export import nvfp4 as export_nvfp4
-from hrmtrain.train import nvfp4
+from hrmtrain.models import nvfp4_checkpoint as export_nvfp4
+from hrmtrain.models import nvfp4
 
 pytest.importorskip("modelopt", reason="nvidia-modelopt (the dev extras install it) writes the checkpoint")
 

@@ -13,7 +13,8 @@ from hrmtrain.train import perf
 from hrmtrain.train.chat import IGNORE
 from hrmtrain.train.dataset import StepBatches, StepDataset, ValBatches, collate, loader
 from hrmtrain.train.loss import SFTLoss
-from hrmtrain.train.model import ModelSource, load_model
+from hrmtrain.models.base import ModelSource
+from hrmtrain.train.model import load_model
 
 
 def _tiny(tokenizer, layers: int = 2):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import compose
-from hrmtrain.train import precision as prec
+from hrmtrain.models import precision as prec
 
 
 def test_default_is_auto_and_the_seed_value_is_kept():

@@ -10,7 +10,8 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import compose, read_jsonl, small_train, val_losses
-from hrmtrain.train.model import ModelSource, load_model, load_tokenizer
+from hrmtrain.models.base import ModelSource, load_tokenizer
+from hrmtrain.train.model import load_model
 from hrmtrain.train.stage import train
 
 QLORA = ["model.lora.enabled=true", "model.lora.qlora=true", "model.lora.r=8", "trainer.lr=1e-2"]

@@ -87,9 +87,9 @@ def test_nvfp4_qat_validation_loss_is_within_10_percent_of_the_unquantized_run(w
     """The issue's criterion, as the user would check it: one sweep over model.quant, the pipeline's default
     240 steps; the ModelOpt checkpoint of the nvfp4 run is written and reloads. Both runs compute in the
     precision `trainer.precision=auto` picks: bf16 where the CPU has bf16 kernels (the issue's reference), fp32
-    on AVX2-only CPUs, where emulated bf16 is about 15x slower (train/precision.py) and the sweep would not
+    on AVX2-only CPUs, where emulated bf16 is about 15x slower (models/precision.py) and the sweep would not
     fit CI's time."""
-    from hrmtrain.train.precision import resolve
+    from hrmtrain.models.precision import resolve
 
     precision, _ = resolve("auto", "cpu")
     proc = run_cli(["train", *_sweep_args(workdir, steps=240, extra=[

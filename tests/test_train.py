@@ -98,7 +98,9 @@ def test_lora_trains_only_adapters(tmp_path, sample_data):
     # the merged model differs from the untrained base only in the adapted linear layers
     from safetensors.torch import load_file
 
-    from hrmtrain.train.model import ModelSource, load_model, load_tokenizer
+    from hrmtrain.models.base import ModelSource, load_tokenizer
+
+    from hrmtrain.train.model import load_model
 
     from omegaconf import OmegaConf
 
@@ -199,7 +201,8 @@ def test_lora_keeps_its_frozen_base_in_bf16_and_trains_only_fp32_adapters():
 
     from hrmtrain.config import TinyModelConfig
     from hrmtrain.train.loss import SFTLoss
-    from hrmtrain.train.model import ModelSource, causal_lm, load_model, load_tokenizer
+    from hrmtrain.models.base import ModelSource, load_tokenizer
+    from hrmtrain.train.model import causal_lm, load_model
 
     cfg = OmegaConf.create({"tiny": TinyModelConfig(), "quant": "none",
                             "lora": {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}})

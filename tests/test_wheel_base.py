@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from hrmtrain.errors import ModelNotFoundError
-from hrmtrain.train import model as models
-from hrmtrain.train import wheel_base
+from hrmtrain.models import base as models
+from hrmtrain.models import wheel_base
 from hrmtrain.train.chat import ChatEncoder
 
 SPEC = wheel_base.WHEEL_BASES["smollm2-135m"]

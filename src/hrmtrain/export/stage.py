@@ -229,7 +229,7 @@ class Exporter:
                                     if hasattr(t.precision, "value") else str(t.precision)}
 
     def nvfp4(self) -> None:
-        from hrmtrain.export.nvfp4 import SUBDIR
+        from hrmtrain.models.nvfp4_checkpoint import SUBDIR
 
         src = self.run_dir / SUBDIR
         if not self.e.nvfp4:

@@ -5,7 +5,7 @@ Each dynamic input gets one optimisation profile built from the graph's own dime
 `export.tensorrt.*`. Precision flags: bf16, fp16, fp8, nvfp4 (TensorRT's FP4 flag; TensorRT >= 10.8).
 FP8 and NVFP4 run only the layers the ONNX graph marks with Q/DQ nodes (explicit quantization);
 the graph exported from the fp32 model has none, so those flags alone build a bf16/fp32 engine, and
-the result says so. The NVFP4 model meant for serving is ModelOpt's checkpoint (export/nvfp4.py),
+the result says so. The NVFP4 model meant for serving is ModelOpt's checkpoint (models/nvfp4_checkpoint.py),
 which TensorRT-LLM and vLLM load.
 
 TensorRT needs an NVIDIA GPU and NVIDIA's own package index: it cannot install or run on the CPU

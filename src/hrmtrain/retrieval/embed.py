@@ -60,7 +60,7 @@ def inference_autocast():
 
     import torch
 
-    from hrmtrain.train.precision import resolve
+    from hrmtrain.models.precision import resolve
 
     device = "cuda" if _cuda() else "cpu"
     if resolve("auto", device)[0] == "bf16":
@@ -96,7 +96,7 @@ def training_args(out: Path, epochs: float, batch_size: int, lr: float, seed: in
     from sentence_transformers import SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
 
-    from hrmtrain.train.precision import resolve
+    from hrmtrain.models.precision import resolve
 
     return SentenceTransformerTrainingArguments(
         output_dir=str(out), num_train_epochs=epochs, per_device_train_batch_size=batch_size, learning_rate=lr,

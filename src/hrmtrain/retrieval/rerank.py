@@ -45,7 +45,7 @@ def train_reranker(model, lists: list[tuple[str, list[str], list[float]]], out: 
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import RankNetLoss
 
-    from hrmtrain.train.precision import resolve
+    from hrmtrain.models.precision import resolve
 
     data = Dataset.from_dict({"query": [x[0] for x in lists], "docs": [x[1] for x in lists],
                               "labels": [x[2] for x in lists]})

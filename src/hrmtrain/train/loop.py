@@ -28,7 +28,7 @@ from hrmtrain.errors import HrmError
 from hrmtrain.train import checkpoint, distributed
 from hrmtrain.train.chat import IGNORE, Example
 from hrmtrain.train.dataset import StepBatches, StepDataset, ValBatches, loader
-from hrmtrain.train.precision import Precision
+from hrmtrain.models.precision import Precision
 from hrmtrain.train.profiling import step_profiler
 from hrmtrain.train.tracking import Tracker
 

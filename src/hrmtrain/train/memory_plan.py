@@ -88,9 +88,11 @@ def shape_of(model_cfg, tokenizer_vocab: int | None = None) -> Shape:
         return Shape(**KNOWN_SHAPES[base.lower()])
     from transformers import AutoConfig
 
+    from hrmtrain.models import base as base_model
+
     from hrmtrain.train import model as models
 
-    return shape_from_config(AutoConfig.from_pretrained(models.resolve(base, model_cfg.revision).path))
+    return shape_from_config(AutoConfig.from_pretrained(base_model.resolve(base, model_cfg.revision).path))
 
 
 def shape_from_config(c) -> Shape:
@@ -185,14 +187,15 @@ def table(plans: list[Plan], gpu_memory_gb: float) -> str:
 
 def run(cfg) -> None:
     """`hrmtrain plan`: the table for the configured base and trainer, GB per GPU."""
-    from hrmtrain.train.precision import resolve
+    from hrmtrain.models.precision import resolve
 
     t, pc = cfg.trainer, cfg.plan
     vocab = None
     if str(cfg.model.base) == "tiny":
+        from hrmtrain.models import base as base_model
         from hrmtrain.train import model as models
 
-        vocab = models.vocab_size(models.load_tokenizer(models.ModelSource("tiny", None)))
+        vocab = base_model.vocab_size(base_model.load_tokenizer(base_model.ModelSource("tiny", None)))
     shape = shape_of(cfg.model, vocab)
     precision = str(getattr(t.precision, "value", t.precision))
     # on the GPU `auto` is bf16 (every card this plan is for has it)

@@ -10,7 +10,7 @@ from hrmtrain import atomic
 from hrmtrain.train import distributed
 from hrmtrain.train import model as models
 from hrmtrain.train.loss import SFTLoss
-from hrmtrain.train.nvfp4 import remove_fake_quant
+from hrmtrain.models.nvfp4 import remove_fake_quant
 
 
 def _full_model(cfg, source, model, sft, tokenizer, info: distributed.DistInfo):

@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from hrmtrain import __version__, atomic
 from hrmtrain.errors import CheckpointError, DataError, HrmError
 from hrmtrain.train import checkpoint, distributed, perf
+from hrmtrain.models import base as base_model
 from hrmtrain.train import model as models
 from hrmtrain.train.chat import ChatEncoder
 from hrmtrain.train.dataset import StepBatches, encode_rows, evenly_spaced, load_train_val
@@ -27,8 +28,8 @@ from hrmtrain.train.household_tokenizer import tiny_tokenizer, uses_household_to
 from hrmtrain.train.loop import LoopState, fit
 from hrmtrain.lineage import content_hash  # the same hash the lineage log records for the data
 from hrmtrain.train.loss import SFTLoss
-from hrmtrain.train.precision import DTYPES
-from hrmtrain.train.precision import resolve as resolve_precision
+from hrmtrain.models.precision import DTYPES
+from hrmtrain.models.precision import resolve as resolve_precision
 from hrmtrain.train.schedule import make_scheduler
 from hrmtrain.train.tracking import Tracker
 
@@ -119,8 +120,8 @@ def train(cfg) -> TrainResult:
     if info.is_main:
         log.check()  # before any work: a model must never be left without its entry
 
-    source = models.resolve(cfg.model.base, cfg.model.revision)
-    tokenizer = models.load_tokenizer(source, cfg.model.chat_template)
+    source = base_model.resolve(cfg.model.base, cfg.model.revision)
+    tokenizer = base_model.load_tokenizer(source, cfg.model.chat_template)
     train_rows, val_rows = load_train_val(cfg.data.path, cfg.data.val_ratio, cfg.data.seed)
     val_rows = evenly_spaced(val_rows, cfg.trainer.val_subset)
     run_dir, resuming = run_folder(cfg, info)  # named, not created yet
@@ -286,10 +287,10 @@ def _unrecorded(run_dir: Path, outputs: list[Path], exc: BaseException) -> HrmEr
 def _nvfp4_checkpoint(cfg, model_dir: Path, run_dir: Path, val_ex, pad_id: int) -> dict:
     """Write the ModelOpt NVFP4 checkpoint beside the model, reload it and measure its validation
     loss; without ModelOpt the run still succeeds and says what is missing."""
-    from hrmtrain.export import nvfp4 as export_nvfp4
+    from hrmtrain.models import nvfp4_checkpoint as export_nvfp4
     from hrmtrain.train.dataset import ValBatches, loader
     from hrmtrain.train.loop import evaluate
-    from hrmtrain.train.precision import Precision
+    from hrmtrain.models.precision import Precision
 
     why = export_nvfp4.modelopt_missing()
     if why:

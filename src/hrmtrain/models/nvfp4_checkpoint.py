@@ -25,7 +25,7 @@ import torch
 
 from hrmtrain import atomic
 from hrmtrain.errors import HrmError
-from hrmtrain.train.nvfp4 import BLOCK, E2M1_GRID, E2M1_MAX, E4M3_MAX, round_e2m1
+from hrmtrain.models.nvfp4 import BLOCK, E2M1_GRID, E2M1_MAX, E4M3_MAX, round_e2m1
 
 SUBDIR = "nvfp4"  # runs/<name>/nvfp4/
 # E2M1 code -> value: bit 3 the sign, bits 0-2 the index on the grid
