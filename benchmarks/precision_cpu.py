@@ -20,7 +20,7 @@ import torch
 from hrmtrain.config import compose
 from hrmtrain.models import base as base_model
 from hrmtrain.train import model as models
-from hrmtrain.train.chat import ChatEncoder
+from hrmtrain.prompt.chat import ChatEncoder
 from hrmtrain.train.dataset import Row, StepBatches, encode_rows
 from hrmtrain.train.loss import SFTLoss
 from hrmtrain.models.precision import Precision, cpu_has_native_bf16

@@ -168,7 +168,7 @@ def step_sequences(spec: dict) -> tuple[object, list[list[object]]]:
     encoding and StepBatches order)."""
     from hrmtrain.models import base as base_model
     from hrmtrain.train import model as models
-    from hrmtrain.train.chat import ChatEncoder
+    from hrmtrain.prompt.chat import ChatEncoder
     from hrmtrain.train.dataset import StepBatches, encode_rows, load_train_val
 
     cfg = compose_for(spec)
@@ -181,7 +181,7 @@ def step_sequences(spec: dict) -> tuple[object, list[list[object]]]:
 
 
 def labelled(example) -> int:
-    from hrmtrain.train.chat import IGNORE
+    from hrmtrain.prompt.chat import IGNORE
 
     return sum(1 for y in example.labels[1:] if y != IGNORE)
 
@@ -311,7 +311,7 @@ def worker_hf_trainer(spec: dict) -> dict:
     from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
 
     from hrmtrain.train.dataset import collate
-    from hrmtrain.train.chat import Example
+    from hrmtrain.prompt.chat import Example
 
     tokenizer, per_step, dataset = _baseline_dataset(spec)
     pad = tokenizer.pad_token_id

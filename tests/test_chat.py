@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import conversation_rows
-from hrmtrain.train.chat import IGNORE, ChatEncoder
+from hrmtrain.prompt.chat import IGNORE, ChatEncoder
 
 ROW = conversation_rows(1)[0]
 

@@ -77,7 +77,7 @@ def test_parquet_rows_with_json_string_arguments(tmp_path):
 
 
 def test_prompt_longer_than_max_length_says_so(tmp_path):
-    from hrmtrain.train.chat import ChatEncoder
+    from hrmtrain.prompt.chat import ChatEncoder
     from hrmtrain.train.dataset import encode_rows
     from hrmtrain.models.base import ModelSource, load_tokenizer
 

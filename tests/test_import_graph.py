@@ -4,7 +4,8 @@ imports another stage, and no import (lazy ones included) runs in a circle.
 Floors, bottom up:
 - ground: atomic, errors, jsonl, config, lineage, runs, household/, report/ (html and page), and the
   shared services: privacy/ (household directory, consent, redaction), models/ (resolve and load a base,
-  precision, chat templates, the NVFP4 format and checkpoint);
+  precision, chat templates, the NVFP4 format and checkpoint), prompt/ (the L-Module's system prompt and
+  chat encoding);
 - stages: data, train, retrieval, eval, export, humaneval;
 - entry: cli, commands, pipeline, run_report, sweep, __main__ (may import anything).
 
@@ -21,18 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 STAGES = ("data", "train", "retrieval", "eval", "export", "humaneval")
 GROUND = ("hrmtrain.atomic", "hrmtrain.errors", "hrmtrain.jsonl", "hrmtrain.config", "hrmtrain.lineage",
-          "hrmtrain.runs", "hrmtrain.household", "hrmtrain.report", "hrmtrain.privacy", "hrmtrain.models")
+          "hrmtrain.runs", "hrmtrain.household", "hrmtrain.report", "hrmtrain.privacy", "hrmtrain.models",
+          "hrmtrain.prompt")
 ENTRY = ("hrmtrain.cli", "hrmtrain.commands", "hrmtrain.pipeline", "hrmtrain.run_report", "hrmtrain.sweep",
          "hrmtrain.__main__")
 
 # stage -> other stage, as of the report's move to the ground floor (issue 23); each is a shared service
-# still living in one stage (the L-Module prompt and chat encoding in data and train, the episode harness in
-# eval, the sample household in data and retrieval)
+# still living in one stage (the episode harness in eval, the sample household in data and retrieval)
 KNOWN = {
     ("hrmtrain.data.synth", "hrmtrain.retrieval.sample_documents"),
-    ("hrmtrain.eval.curated", "hrmtrain.data.instruct"),
-    ("hrmtrain.eval.safety", "hrmtrain.data.instruct"),
-    ("hrmtrain.eval.policies", "hrmtrain.train.chat"),
     ("hrmtrain.retrieval.stage", "hrmtrain.data.stage"),
     ("hrmtrain.train.stage", "hrmtrain.eval.loop"),
     ("hrmtrain.train.stage", "hrmtrain.eval.tasks"),

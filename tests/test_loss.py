@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from hrmtrain.train.chat import IGNORE
+from hrmtrain.prompt.chat import IGNORE
 from hrmtrain.train.loss import SFTLoss, chunked_cross_entropy_sum
 
 
@@ -58,7 +58,7 @@ def test_sft_loss_equals_transformers_loss(tokenizer):
 
 def _examples(tokenizer, n: int = 6):
     from conftest import conversation_rows
-    from hrmtrain.train.chat import ChatEncoder
+    from hrmtrain.prompt.chat import ChatEncoder
 
     encoder = ChatEncoder(tokenizer)
     return [ex for row in conversation_rows(n) for ex in encoder.encode(row["messages"], row["tools"], 1024)]

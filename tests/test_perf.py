@@ -10,7 +10,7 @@ import torch
 
 from conftest import compose, read_jsonl, small_train
 from hrmtrain.train import perf
-from hrmtrain.train.chat import IGNORE
+from hrmtrain.prompt.chat import IGNORE
 from hrmtrain.train.dataset import StepBatches, StepDataset, ValBatches, collate, loader
 from hrmtrain.train.loss import SFTLoss
 from hrmtrain.models.base import ModelSource
@@ -137,7 +137,7 @@ def test_compiled_layers_give_the_eager_loss_and_gradients(tokenizer):
 
 
 def _examples(tokenizer, sample_data, n=24):
-    from hrmtrain.train.chat import ChatEncoder
+    from hrmtrain.prompt.chat import ChatEncoder
     from hrmtrain.train.dataset import encode_rows, load_rows
 
     return encode_rows(load_rows(sample_data / "val.parquet")[:n], ChatEncoder(tokenizer), 1024)

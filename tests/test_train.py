@@ -33,7 +33,7 @@ def test_full_fine_tuning_lowers_validation_loss(full_run):
 def test_validation_subset_is_the_same_evenly_spread_rows(full_run, sample_data, tokenizer):
     """The tiny experiment validates on 8 rows spread over the whole split (not its first 8, which would be
     one kind of request), and trainer.val_subset=0 keeps all of them."""
-    from hrmtrain.train.chat import ChatEncoder
+    from hrmtrain.prompt.chat import ChatEncoder
     from hrmtrain.train.dataset import encode_rows, evenly_spaced, load_rows
 
     rows = load_rows(sample_data / "val.parquet")

@@ -13,7 +13,7 @@ import torch
 from hrmtrain.errors import ModelNotFoundError
 from hrmtrain.models import base as models
 from hrmtrain.models import wheel_base
-from hrmtrain.train.chat import ChatEncoder
+from hrmtrain.prompt.chat import ChatEncoder
 
 SPEC = wheel_base.WHEEL_BASES["smollm2-135m"]
 

@@ -20,16 +20,7 @@ from hrmtrain.data.sources.records import Record
 from hrmtrain.household.schemas import FAMILIES, TOOLS
 from hrmtrain.household.state import Email, Household, Recipe
 from hrmtrain.household.tools import execute
-
-SYSTEM = ("You are the L-Module of a household assistant. Carry out the step you are given with the "
-          "household tools, then answer briefly.")
-
-
-def system_prompt(now: str) -> str:
-    """SYSTEM with the household's date and time, which requests such as "this Friday" need."""
-    dt = datetime.fromisoformat(now)
-    return f"{SYSTEM} It is {dt:%A %d %B %Y}, {dt:%H:%M}."
-
+from hrmtrain.prompt.system import system_prompt
 
 class GoldCallError(ValueError):
     """A gold call the household tools reject: a bug in a builder or a record it cannot express."""

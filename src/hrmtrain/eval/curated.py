@@ -8,7 +8,7 @@ what was found.
 
 from __future__ import annotations
 
-from hrmtrain.data.instruct import system_prompt
+from hrmtrain.prompt.system import system_prompt
 from hrmtrain.eval.scenario import base_household, replay, tools_for
 from hrmtrain.eval.tasks import Task
 

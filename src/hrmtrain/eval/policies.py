@@ -135,7 +135,7 @@ def _common_prefix(a, b) -> int:
 class LocalPolicy:
     """A transformers causal LM with its chat template (Qwen3's: tools in the system prompt, Hermes calls).
 
-    Prompts are built exactly as training builds each assistant turn (train/chat.py's `prompt_ids`:
+    Prompts are built exactly as training builds each assistant turn (prompt/chat.py's `prompt_ids`:
     the template's text with the generation prompt, pieced together where the template keeps the
     history as generated, no special tokens added), so the model is asked what it was taught to answer.
     `act_batch` generates many turns at once: prompts sorted by their tokens, so those sharing the system
@@ -176,7 +176,7 @@ class LocalPolicy:
         return policy
 
     def _setup(self, tokenizer, model, device, enable_thinking, temperature, seed, autocast) -> None:
-        from hrmtrain.train.chat import ChatEncoder
+        from hrmtrain.prompt.chat import ChatEncoder
 
         self.tokenizer, self.model, self.autocast = tokenizer, model, autocast
         if self.tokenizer.pad_token_id is None:

@@ -7,7 +7,7 @@ Hermes `<tool_call>` JSON, tool results as `<tool_response>`. Qwen3 bases keep i
 their own (SmolLM2's drops tools and tool calls). Qwen3's template shows the empty `<think></think>`
 of `enable_thinking=False` only on the last assistant turn, so an assistant turn looks different in
 the history than when it was generated, and every turn of an episode must be trained as its own
-sequence with the whole prompt again (train/chat.py). Here every assistant turn after the last user
+sequence with the whole prompt again (prompt/chat.py). Here every assistant turn after the last user
 request keeps its think block, so the prompt of turn k+1 extends turn k as generated: an n-turn
 episode trains as one sequence, and inference sees exactly the history it was trained on.
 """

@@ -18,7 +18,7 @@ import torch
 
 from hrmtrain.errors import DataError
 from hrmtrain.jsonl import read_json_lines
-from hrmtrain.train.chat import IGNORE, ChatEncoder, Example, PromptTooLong
+from hrmtrain.prompt.chat import IGNORE, ChatEncoder, Example, PromptTooLong
 
 SUFFIXES = (".jsonl", ".json", ".parquet")
 ROLES = {"system", "user", "assistant", "tool"}

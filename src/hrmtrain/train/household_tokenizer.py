@@ -22,7 +22,7 @@ import copy
 import hashlib
 from pathlib import Path
 
-from hrmtrain.train.chat import ChatEncoder
+from hrmtrain.prompt.chat import ChatEncoder
 
 HOUSEHOLD = "household"
 SUBDIR = "tokenizer"  # <run>/tokenizer

@@ -26,7 +26,7 @@ import torch
 
 from hrmtrain.errors import HrmError
 from hrmtrain.train import checkpoint, distributed
-from hrmtrain.train.chat import IGNORE, Example
+from hrmtrain.prompt.chat import IGNORE, Example
 from hrmtrain.train.dataset import StepBatches, StepDataset, ValBatches, loader
 from hrmtrain.models.precision import Precision
 from hrmtrain.train.profiling import step_profiler

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from hrmtrain.train import varlen_attention as _varlen
-from hrmtrain.train.chat import IGNORE
+from hrmtrain.prompt.chat import IGNORE
 
 
 def _chunk_loss_sum(head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

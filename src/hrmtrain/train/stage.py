@@ -21,7 +21,7 @@ from hrmtrain.errors import CheckpointError, DataError, HrmError
 from hrmtrain.train import checkpoint, distributed, perf
 from hrmtrain.models import base as base_model
 from hrmtrain.train import model as models
-from hrmtrain.train.chat import ChatEncoder
+from hrmtrain.prompt.chat import ChatEncoder
 from hrmtrain.train.dataset import StepBatches, encode_rows, evenly_spaced, load_train_val
 from hrmtrain.train.household_tokenizer import SUBDIR as TOKENIZER_SUBDIR
 from hrmtrain.train.household_tokenizer import tiny_tokenizer, uses_household_tokenizer, vocabulary_digest
