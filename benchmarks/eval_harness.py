@@ -23,7 +23,7 @@ from pathlib import Path
 def sample_splits(tmp: Path) -> Path:
     from hrmtrain.config import compose
     from hrmtrain.data.build import build
-    from hrmtrain.data.synth import generate
+    from hrmtrain.sample.household import generate
 
     generate(tmp / "household", seed=0)
     build(compose([f"data.raw={tmp / 'household'}", f"data.path={tmp / 'sft'}", f"lineage.dir={tmp / 'lineage'}"]))

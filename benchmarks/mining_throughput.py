@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "src"))
 def inputs(tmp: Path):
     from hrmtrain.privacy.consent import ConsentRegistry
     from hrmtrain.privacy.directory import Directory
-    from hrmtrain.data.synth import generate
+    from hrmtrain.sample.household import generate
     from hrmtrain.retrieval.corpus import read_corpus
     from hrmtrain.retrieval.embed import default_embedder
     from hrmtrain.retrieval.queries import build_query_sets, read_questions

@@ -33,7 +33,7 @@ def household_rows(limit: int = 64) -> list[dict]:
     from hrmtrain.data.instruct import build_examples
     from hrmtrain.data.sources.ingest import ingest
     from hrmtrain.privacy.directory import Directory
-    from hrmtrain.data.synth import generate
+    from hrmtrain.sample.household import generate
 
     with tempfile.TemporaryDirectory() as tmp:
         household = generate(f"{tmp}/household", seed=0)

@@ -146,7 +146,7 @@ def compose_for(spec: dict, extra: list[str] = ()):
 def prepare(workdir: Path, model: str) -> dict:
     from hrmtrain.config import compose
     from hrmtrain.data.build import build
-    from hrmtrain.data.synth import generate
+    from hrmtrain.sample.household import generate
     from hrmtrain.models import base as base_model
     from hrmtrain.train import model as models
 

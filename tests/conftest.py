@@ -86,7 +86,7 @@ def conversation_rows(n: int = 3) -> list[dict]:
 def sample_data(tmp_path_factory) -> Path:
     """The train/val/test splits `hrmtrain data` builds from the sample household."""
     from hrmtrain.data.build import build
-    from hrmtrain.data.synth import generate
+    from hrmtrain.sample.household import generate
 
     tmp = tmp_path_factory.mktemp("sample")
     generate(tmp / "household", seed=0)

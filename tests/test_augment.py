@@ -15,7 +15,7 @@ from hrmtrain.data.build import build
 from hrmtrain.data.instruct import build_examples
 from hrmtrain.data.sources.ingest import ingest
 from hrmtrain.privacy.directory import Directory
-from hrmtrain.data.synth import generate
+from hrmtrain.sample.household import generate
 
 
 @pytest.fixture(scope="module")

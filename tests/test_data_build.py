@@ -14,7 +14,7 @@ import pytest
 from conftest import compose, run_cli
 from hrmtrain.data.build import MANIFEST_KIND, build
 from hrmtrain.privacy.consent import ConsentError, ConsentRegistry
-from hrmtrain.data.synth import generate
+from hrmtrain.sample.household import generate
 from hrmtrain.lineage import AuditLog
 
 

@@ -5,7 +5,7 @@ Floors, bottom up:
 - ground: atomic, errors, jsonl, config, lineage, runs, household/, report/ (html and page), and the
   shared services: privacy/ (household directory, consent, redaction), models/ (resolve and load a base,
   precision, chat templates, the NVFP4 format and checkpoint), prompt/ (the L-Module's system prompt and
-  chat encoding);
+  chat encoding), sample/ (the seeded sample household and its documents);
 - stages: data, train, retrieval, eval, export, humaneval;
 - entry: cli, commands, pipeline, run_report, sweep, __main__ (may import anything).
 
@@ -23,15 +23,13 @@ SRC = ROOT / "src"
 STAGES = ("data", "train", "retrieval", "eval", "export", "humaneval")
 GROUND = ("hrmtrain.atomic", "hrmtrain.errors", "hrmtrain.jsonl", "hrmtrain.config", "hrmtrain.lineage",
           "hrmtrain.runs", "hrmtrain.household", "hrmtrain.report", "hrmtrain.privacy", "hrmtrain.models",
-          "hrmtrain.prompt")
+          "hrmtrain.prompt", "hrmtrain.sample")
 ENTRY = ("hrmtrain.cli", "hrmtrain.commands", "hrmtrain.pipeline", "hrmtrain.run_report", "hrmtrain.sweep",
          "hrmtrain.__main__")
 
 # stage -> other stage, as of the report's move to the ground floor (issue 23); each is a shared service
-# still living in one stage (the episode harness in eval, the sample household in data and retrieval)
+# still living in one stage (the episode harness in eval, which training runs on its validation tasks)
 KNOWN = {
-    ("hrmtrain.data.synth", "hrmtrain.retrieval.sample_documents"),
-    ("hrmtrain.retrieval.stage", "hrmtrain.data.stage"),
     ("hrmtrain.train.stage", "hrmtrain.eval.loop"),
     ("hrmtrain.train.stage", "hrmtrain.eval.tasks"),
     ("hrmtrain.train.task_validation", "hrmtrain.eval.tasks"),

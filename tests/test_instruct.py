@@ -10,7 +10,7 @@ from hrmtrain.data.instruct import BUILDERS, GoldCallError, MULTI_STEP, build_ex
 from hrmtrain.data.sources.ingest import ingest
 from hrmtrain.data.sources.records import Record
 from hrmtrain.privacy.directory import Directory
-from hrmtrain.data.synth import generate
+from hrmtrain.sample.household import generate
 from hrmtrain.household.state import Household
 from hrmtrain.household.tools import execute
 

@@ -19,7 +19,7 @@ from hrmtrain.retrieval.queries import build_query_sets, read_questions, split_d
 
 @pytest.fixture(scope="module")
 def household(tmp_path_factory):
-    from hrmtrain.data.synth import generate
+    from hrmtrain.sample.household import generate
 
     root = tmp_path_factory.mktemp("hh") / "household"
     hh = generate(root, seed=0)

@@ -12,7 +12,7 @@ from hrmtrain.data.sources.lists import read_list
 from hrmtrain.data.sources.mail import read_mail
 from hrmtrain.data.sources.public import read_public
 from hrmtrain.privacy.directory import Directory
-from hrmtrain.data.synth import generate
+from hrmtrain.sample.household import generate
 from hrmtrain.errors import DataError
 
 REAL = Path(__file__).resolve().parent / "assets" / "real"  # copied from shared/fixtures/real (SOURCES.md)

@@ -30,13 +30,13 @@ RESULTS = "results.json"
 def ensure_documents(cfg) -> Path:
     """The documents folder; the sample household (with its documents) is generated where the defaults
     point and nothing is there yet."""
-    from hrmtrain.data.stage import ensure_household
+    from hrmtrain.sample import ensure_household
 
     docs = Path(cfg.retrieval.docs)
     default = cfg.data.raw == DataConfig.raw and docs == Path(DataConfig.raw) / "documents"
-    ensure_household(cfg)
+    ensure_household(cfg.data)
     if not docs.exists() and default:
-        from hrmtrain.retrieval.sample_documents import generate_documents
+        from hrmtrain.sample.documents import generate_documents
 
         household = json.loads((Path(cfg.data.raw) / "household.json").read_text())
         generate_documents(docs, {m["name"]: m for m in household["members"]}, seed=cfg.data.seed)

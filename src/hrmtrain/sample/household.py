@@ -9,7 +9,7 @@ Two members sharing a home, written as the files a real household would hand ove
     lists/todo.json           to-dos with assignees; lists/shopping.csv the shared shopping list
     public/*.jsonl            recipes, fitness and how-to items (public data, not sensitive)
     documents/                manuals, recipes, guides, household admin and school letters, with the
-                              household's questions: the retrieval corpus (retrieval/sample_documents.py)
+                              household's questions: the retrieval corpus (sample/documents.py)
     consent.sqlite            the registry: Sam has not consented to e-mail
 
 `generate()` also returns every PII value it inserted, so a test can prove none reaches the output.
@@ -297,7 +297,7 @@ def generate(out: str | Path, seed: int = 0, mails_per_member: int = 30, events_
             json.dumps({"task": t, "minutes": rng.choice([5, 10, 20, 30])}) + "\n" for t in HOWTO))
 
         # -- documents: the retrieval corpus ----------------------------------------------------------
-        from hrmtrain.retrieval.sample_documents import generate_documents
+        from hrmtrain.sample.documents import generate_documents
 
         generate_documents(tmp / "documents", hh.members, seed=seed)
 
