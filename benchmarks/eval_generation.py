@@ -47,8 +47,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     args = ap.parse_args()
 
-    from hrmtrain.eval.policies import LocalPolicy
-    from hrmtrain.eval.tasks import load_tasks
+    from hrmtrain.agent.policies import LocalPolicy
+    from hrmtrain.agent.tasks import load_tasks
 
     tasks = load_tasks(args.data)[: args.tasks]
     policies = {}

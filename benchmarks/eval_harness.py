@@ -47,9 +47,9 @@ def main() -> None:
     ap.add_argument("--data", help="splits folder written by `hrmtrain data` (default: build the sample household)")
     args = ap.parse_args()
 
-    from hrmtrain.eval.loop import Budget, run_flat, run_hrm
-    from hrmtrain.eval.policies import ScriptedPolicy
-    from hrmtrain.eval.tasks import load_tasks
+    from hrmtrain.agent.loop import Budget, run_flat, run_hrm
+    from hrmtrain.agent.policies import ScriptedPolicy
+    from hrmtrain.agent.tasks import load_tasks
 
     with tempfile.TemporaryDirectory() as tmp:
         tasks = load_tasks(args.data or sample_splits(Path(tmp)))

@@ -1,4 +1,4 @@
-"""Decode step time with transformers' DynamicCache vs hrmtrain's in-place KV cache (eval/kv_cache.py).
+"""Decode step time with transformers' DynamicCache vs hrmtrain's in-place KV cache (agent/kv_cache.py).
 
     python benchmarks/kv_cache_decode.py --model runs/default/model [--batch 32] [--prompt 800] [--repeats 3]
 
@@ -48,7 +48,7 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, DynamicCache
 
-    from hrmtrain.eval.kv_cache import GrowingCache
+    from hrmtrain.agent.kv_cache import GrowingCache
     from hrmtrain.models.precision import resolve
 
     dtype = torch.bfloat16 if resolve("auto", "cpu")[0] == "bf16" else torch.float32
@@ -56,7 +56,7 @@ def main() -> None:
     ids = torch.randint(100, model.config.vocab_size - 100, (args.batch, args.prompt),
                         generator=torch.Generator().manual_seed(0))
     mask = torch.ones_like(ids)
-    caches = {"transformers DynamicCache": DynamicCache, "in-place (eval/kv_cache.py)": GrowingCache}
+    caches = {"transformers DynamicCache": DynamicCache, "in-place (agent/kv_cache.py)": GrowingCache}
     times: dict[str, list[float]] = {name: [] for name in caches}
     tokens = {}
     for _ in range(args.repeats):

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import run_cli
 from hrmtrain.errors import CheckpointError, DataError
-from hrmtrain.eval.tasks import load_tasks
+from hrmtrain.agent.tasks import load_tasks
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_household_json_of_the_wrong_shape(tmp_path, content, problem):
 
 
 def test_corrupt_model_config_or_weights(tmp_path, sample_data):
-    from hrmtrain.eval.policies import load_saved_model
+    from hrmtrain.agent.policies import load_saved_model
     from hrmtrain.models.base import ModelSource, load_tokenizer
     from hrmtrain.train.model import load_model
     from conftest import compose

@@ -6,10 +6,10 @@ import pytest
 
 from conftest import compose
 
-from hrmtrain.eval.loop import Budget, run_flat, run_hrm
+from hrmtrain.agent.loop import Budget, run_flat, run_hrm
 from hrmtrain.eval.metrics import summarise, wilson
-from hrmtrain.eval.policies import Call, NoopPolicy, ScriptedPolicy, Turn, parse_turn
-from hrmtrain.eval.tasks import load_tasks
+from hrmtrain.agent.policies import Call, NoopPolicy, ScriptedPolicy, Turn, parse_turn
+from hrmtrain.agent.tasks import load_tasks
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +138,9 @@ def tiny_model_dir(tmp_path_factory):
 
 
 def test_batched_shared_prefix_episodes_equal_one_at_a_time_and_repeats_are_memoised(tiny_model_dir, sample_data):
-    from hrmtrain.eval.loop import Budget, flat_episode, hrm_episode, run_episodes
-    from hrmtrain.eval.policies import LocalPolicy
-    from hrmtrain.eval.tasks import load_tasks
+    from hrmtrain.agent.loop import Budget, flat_episode, hrm_episode, run_episodes
+    from hrmtrain.agent.policies import LocalPolicy
+    from hrmtrain.agent.tasks import load_tasks
 
     tasks = load_tasks(sample_data)[:10]
     budget = Budget(max_new_tokens=12, tool_calls=3)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from hrmtrain.eval.curated import curated_tasks
-from hrmtrain.eval.loop import Budget, PlanStep, PolicyPlanner, run_flat, run_hrm
+from hrmtrain.agent.loop import Budget, PlanStep, PolicyPlanner, run_flat, run_hrm
 from hrmtrain.eval.metrics import pass_hat_k, success_at_budget, summarise_safety
-from hrmtrain.eval.policies import Call, NoopPolicy, ScriptedPolicy, Turn
+from hrmtrain.agent.policies import Call, NoopPolicy, ScriptedPolicy, Turn
 from hrmtrain.eval.safety import CATEGORIES, safety_tasks
 
 

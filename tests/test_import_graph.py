@@ -5,12 +5,11 @@ Floors, bottom up:
 - ground: atomic, errors, jsonl, config, lineage, runs, household/, report/ (html and page), and the
   shared services: privacy/ (household directory, consent, redaction), models/ (resolve and load a base,
   precision, chat templates, the NVFP4 format and checkpoint), prompt/ (the L-Module's system prompt and
-  chat encoding), sample/ (the seeded sample household and its documents);
+  chat encoding), sample/ (the seeded sample household and its documents), agent/ (tasks, policies and the
+  HRM loop that runs an episode);
 - stages: data, train, retrieval, eval, export, humaneval;
 - entry: cli, commands, pipeline, run_report, sweep, __main__ (may import anything).
-
-The seams not yet mended are listed in KNOWN, each by (importing module, imported module). A new crossing
-fails the test, and so does a listed one that is gone (remove it from KNOWN: the list only shrinks)."""
+"""
 
 from __future__ import annotations
 
@@ -23,19 +22,10 @@ SRC = ROOT / "src"
 STAGES = ("data", "train", "retrieval", "eval", "export", "humaneval")
 GROUND = ("hrmtrain.atomic", "hrmtrain.errors", "hrmtrain.jsonl", "hrmtrain.config", "hrmtrain.lineage",
           "hrmtrain.runs", "hrmtrain.household", "hrmtrain.report", "hrmtrain.privacy", "hrmtrain.models",
-          "hrmtrain.prompt", "hrmtrain.sample")
+          "hrmtrain.prompt", "hrmtrain.sample", "hrmtrain.agent")
 ENTRY = ("hrmtrain.cli", "hrmtrain.commands", "hrmtrain.pipeline", "hrmtrain.run_report", "hrmtrain.sweep",
          "hrmtrain.__main__")
 
-# stage -> other stage, as of the report's move to the ground floor (issue 23); each is a shared service
-# still living in one stage (the episode harness in eval, which training runs on its validation tasks)
-KNOWN = {
-    ("hrmtrain.train.stage", "hrmtrain.eval.loop"),
-    ("hrmtrain.train.stage", "hrmtrain.eval.tasks"),
-    ("hrmtrain.train.task_validation", "hrmtrain.eval.tasks"),
-    ("hrmtrain.train.task_validation", "hrmtrain.eval.loop"),
-    ("hrmtrain.train.task_validation", "hrmtrain.eval.policies"),
-}
 
 
 def modules() -> dict[str, Path]:
@@ -95,11 +85,10 @@ def test_no_stage_imports_the_entry():
     assert up == []
 
 
-def test_no_stage_imports_another_beyond_the_known_seams():
-    crossings = {(a, b) for a, targets in graph().items() for b in targets
-                 if stage_of(a) and stage_of(b) and stage_of(a) != stage_of(b)}
-    assert sorted(crossings - KNOWN) == [], "a new import from one stage into another"
-    assert sorted(KNOWN - crossings) == [], "mended: remove these from KNOWN"
+def test_no_stage_imports_another_stage():
+    crossings = sorted((a, b) for a, targets in graph().items() for b in targets
+                       if stage_of(a) and stage_of(b) and stage_of(a) != stage_of(b))
+    assert crossings == []
 
 
 def _cycles(g: dict[str, set[str]]) -> list[list[str]]:

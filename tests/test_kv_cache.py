@@ -7,7 +7,7 @@ import torch
 
 from conftest import compose
 
-from hrmtrain.eval.kv_cache import GrowingCache, GrowingLayer
+from hrmtrain.agent.kv_cache import GrowingCache, GrowingLayer
 from hrmtrain.models import base as base_model
 from hrmtrain.train import model as models
 
@@ -80,7 +80,7 @@ def test_decode_benchmark_compares_the_two_caches_and_finds_the_same_tokens(tmp_
 def test_a_next_turn_starts_from_the_last_turns_kv_and_generates_what_a_fresh_prefill_does(tmp_path):
     """LocalPolicy's turn cache: prompts that continue earlier turns (prompt + generated turn + new tokens)
     run only their new tokens, batched across rows with different cached lengths, with the same result."""
-    from hrmtrain.eval.policies import LocalPolicy
+    from hrmtrain.agent.policies import LocalPolicy
 
     model = _tiny()
     model.save_pretrained(tmp_path / "model")

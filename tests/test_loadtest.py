@@ -13,7 +13,7 @@ import pytest
 from conftest import compose, run_cli, small_train
 from hrmtrain.eval.curated import curated_tasks
 from hrmtrain.eval.load import percentiles, run_level, sweep, MemorySampler, Slo
-from hrmtrain.eval.loop import Budget
+from hrmtrain.agent.loop import Budget
 from hrmtrain.eval.server import ServedModel
 
 

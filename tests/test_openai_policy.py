@@ -86,8 +86,8 @@ def test_garbage_errors_and_a_dead_server_are_error_turns(server):
 
 
 def test_an_endpoint_that_fails_ends_the_episode_as_policy_error(server, sample_data):
-    from hrmtrain.eval.loop import Budget, run_hrm
-    from hrmtrain.eval.tasks import load_tasks
+    from hrmtrain.agent.loop import Budget, run_hrm
+    from hrmtrain.agent.tasks import load_tasks
 
     url, _ = server
     task = load_tasks(sample_data)[0]

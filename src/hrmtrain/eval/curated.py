@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hrmtrain.prompt.system import system_prompt
 from hrmtrain.eval.scenario import base_household, replay, tools_for
-from hrmtrain.eval.tasks import Task
+from hrmtrain.agent.tasks import Task
 
 
 def curated_tasks() -> list[Task]:

@@ -18,9 +18,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from hrmtrain.eval.loop import Budget, run_flat
+from hrmtrain.agent.loop import Budget, run_flat
 from hrmtrain.eval.openai_policy import OpenAIPolicy, RequestTiming
-from hrmtrain.eval.tasks import Task
+from hrmtrain.agent.tasks import Task
 
 
 def percentiles(values: list[float], scale: float = 1000.0) -> dict | None:

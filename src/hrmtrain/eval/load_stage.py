@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from hrmtrain import atomic
 from hrmtrain.eval.load import sweep
-from hrmtrain.eval.loop import Budget
+from hrmtrain.agent.loop import Budget
 
 
 def print_sweep(result: dict) -> None:

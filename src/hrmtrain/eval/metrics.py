@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 
-from hrmtrain.eval.loop import Episode, success_at
-from hrmtrain.eval.tasks import Task
+from hrmtrain.agent.loop import Episode, success_at
+from hrmtrain.agent.tasks import Task
 
 Z95 = 1.959963984540054
 

@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from hrmtrain.eval.policies import Call, Turn, parse_turn
+from hrmtrain.agent.policies import Call, Turn, parse_turn
 
 
 def _to_openai(messages: list[dict]) -> list[dict]:

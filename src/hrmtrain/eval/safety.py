@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from hrmtrain.eval.scenario import USER, base_household, replay, tools_for
-from hrmtrain.eval.tasks import Task
+from hrmtrain.agent.tasks import Task
 from hrmtrain.prompt.system import system_prompt
 
 CATEGORIES = ("send_without_confirmation", "other_member_data", "delete_everything", "injected_instructions")

@@ -16,10 +16,10 @@ from omegaconf import OmegaConf
 from hrmtrain import __version__, atomic
 from hrmtrain.errors import HrmError
 from hrmtrain.eval.curated import curated_tasks
-from hrmtrain.eval.loop import Budget, flat_episode, hrm_episode, run_episodes
+from hrmtrain.agent.loop import Budget, flat_episode, hrm_episode, run_episodes
 from hrmtrain.eval.metrics import pass_hat_k, success_at_budget, summarise, summarise_safety
 from hrmtrain.eval.safety import safety_tasks
-from hrmtrain.eval.tasks import load_tasks
+from hrmtrain.agent.tasks import load_tasks
 
 
 def _value(x) -> str:
@@ -68,7 +68,7 @@ def _endpoint_policy(endpoint, key: str, temperature: float):
 
 def make_policy_factory(cfg, model: Path | None):
     """task -> policy for that task's episode (scripted policies are per task; models are shared)."""
-    from hrmtrain.eval.policies import LocalPolicy, NoopPolicy, ScriptedPolicy
+    from hrmtrain.agent.policies import LocalPolicy, NoopPolicy, ScriptedPolicy
 
     kind = _value(cfg.eval.policy)
     if kind == "scripted":
@@ -96,7 +96,7 @@ def inference_dtype(cfg) -> str:
 
 
 def make_planner(cfg, factory):
-    from hrmtrain.eval.loop import PassthroughPlanner, PolicyPlanner
+    from hrmtrain.agent.loop import PassthroughPlanner, PolicyPlanner
 
     kind = _value(cfg.eval.planner)
     if kind == "passthrough":

@@ -250,8 +250,8 @@ def _task_validation(cfg, tokenizer, info):
            "it runs in a single process (under torchrun the ranks would have to wait for it)"
            if info.world_size > 1 else "")
     if not why:
-        from hrmtrain.eval.loop import Budget
-        from hrmtrain.eval.tasks import load_tasks
+        from hrmtrain.agent.loop import Budget
+        from hrmtrain.agent.tasks import load_tasks
 
         try:
             load_tasks(val)

@@ -38,15 +38,15 @@ class Choice:
 
 class TaskValidation:
     def __init__(self, val_path: Path, tokenizer, max_tasks: int, enable_thinking: bool, budget, batch_size: int):
-        from hrmtrain.eval.tasks import load_tasks
+        from hrmtrain.agent.tasks import load_tasks
 
         self.tasks = load_tasks(val_path)[:max_tasks]
         self.tokenizer, self.enable_thinking = tokenizer, enable_thinking
         self.budget, self.batch_size = budget, batch_size
 
     def successes(self, causal_lm, device, precision) -> tuple[int, int]:
-        from hrmtrain.eval.loop import flat_episode, run_episodes
-        from hrmtrain.eval.policies import LocalPolicy
+        from hrmtrain.agent.loop import flat_episode, run_episodes
+        from hrmtrain.agent.policies import LocalPolicy
 
         was_training = causal_lm.training
         causal_lm.eval()

@@ -29,8 +29,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hrmtrain.eval.policies import Call, Policy
-from hrmtrain.eval.tasks import Task
+from hrmtrain.agent.policies import Call, Policy
+from hrmtrain.agent.tasks import Task
 from hrmtrain.household.schemas import TOOLS
 from hrmtrain.household.tools import execute, validation_errors
 

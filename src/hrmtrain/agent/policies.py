@@ -145,14 +145,14 @@ class LocalPolicy:
     memoised by their prompt tokens, so a second loop over the same tasks (HRM with the passthrough
     planner asks the flat loop's first turns again) costs nothing. `dtype` bfloat16 casts the weights,
     where the CPU or GPU computes bf16 natively (eval.precision=auto decides). Decoding writes into a KV
-    cache that grows in place (`inplace_kv_cache`, eval/kv_cache.py) instead of concatenating per token.
+    cache that grows in place (`inplace_kv_cache`, agent/kv_cache.py) instead of concatenating per token.
     """
 
     name = "local"
 
     batch_size = 16
     prefix_cache = True
-    inplace_kv_cache = True  # eval/kv_cache.py: decoding writes into the cache instead of concatenating
+    inplace_kv_cache = True  # agent/kv_cache.py: decoding writes into the cache instead of concatenating
     turn_cache_mb = 4096  # eval/kv_cache.TurnCache: an episode's next turn starts from its last one's KV; 0: off
     min_shared_prefix = 32  # tokens; a shorter shared prefix is not worth a separate forward
 
@@ -259,13 +259,13 @@ class LocalPolicy:
         return rows
 
     def _turns(self):
-        """The turn cache, where it applies: a model whose KV cache grows in place (eval/kv_cache.py)."""
-        from hrmtrain.eval.kv_cache import GrowingCache
+        """The turn cache, where it applies: a model whose KV cache grows in place (agent/kv_cache.py)."""
+        from hrmtrain.agent.kv_cache import GrowingCache
 
         if not (self.turn_cache_mb and self.inplace_kv_cache and GrowingCache.supported(self.model)):
             return None
         if self._turn_cache is None:
-            from hrmtrain.eval.kv_cache import TurnCache
+            from hrmtrain.agent.kv_cache import TurnCache
 
             self._turn_cache = TurnCache(self.turn_cache_mb * 2**20)
         return self._turn_cache
@@ -276,7 +276,7 @@ class LocalPolicy:
         per prompt, the turn cache's (n, KV) of its first n tokens; only the rest is run."""
         import torch
 
-        from hrmtrain.eval.kv_cache import GrowingCache, TurnCache
+        from hrmtrain.agent.kv_cache import GrowingCache, TurnCache
 
         pad = self.tokenizer.pad_token_id
         if known:
@@ -333,7 +333,7 @@ class LocalPolicy:
     def _keep_turns(turns, cache, mask: list[list[int]], width: int, prompts, rows) -> None:
         """Store each row's KV: its prompt's positions (those its mask kept) and its generated tokens but the
         last (generation never feeds the last token back), under prompt and prompt + turn."""
-        from hrmtrain.eval.kv_cache import TurnCache
+        from hrmtrain.agent.kv_cache import TurnCache
 
         positions = [[k for k, m in enumerate(row_mask) if m] + list(range(width, width + max(len(row) - 1, 0)))
                      for row_mask, row in zip(mask, rows)]
