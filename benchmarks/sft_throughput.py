@@ -167,7 +167,6 @@ def step_sequences(spec: dict) -> tuple[object, list[list[object]]]:
     """The tokenizer and, per optimizer step, the encoded examples hrmtrain trains on (its own split,
     encoding and StepBatches order)."""
     from hrmtrain.models import base as base_model
-    from hrmtrain.train import model as models
     from hrmtrain.prompt.chat import ChatEncoder
     from hrmtrain.train.dataset import StepBatches, encode_rows, load_train_val
 

@@ -85,7 +85,6 @@ def test_a_next_turn_starts_from_the_last_turns_kv_and_generates_what_a_fresh_pr
     model = _tiny()
     model.save_pretrained(tmp_path / "model")
     from hrmtrain.models import base as base_model
-    from hrmtrain.train import model as models
 
     base_model.load_tokenizer(base_model.ModelSource("tiny", None)).save_pretrained(tmp_path / "model")
     cached = LocalPolicy(str(tmp_path / "model"), batch_size=4, prefix_cache=True)

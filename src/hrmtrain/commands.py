@@ -11,6 +11,7 @@ import sys
 
 from hrmtrain.config import DataConfig, LineageConfig
 from hrmtrain.errors import HrmError
+from hrmtrain.jsonl import write_json_lines
 
 
 def consent_main(argv: list[str]) -> int:
@@ -103,7 +104,6 @@ def lineage_main(argv: list[str]) -> int:
 
 
 def data_tools_main(argv: list[str]) -> int:
-    import json
     from pathlib import Path
 
     from hrmtrain import atomic
@@ -160,7 +160,7 @@ def data_tools_main(argv: list[str]) -> int:
                 redacted[i] = res
         for row, (text, spans) in zip(rows, redacted):
             row["text"] = text
-        atomic.write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        write_json_lines(args.output, rows, ensure_ascii=False)
         print(f"{len(rows)} lines redacted ({sum(len(s) for _, s in redacted)} spans) -> {args.output}")
         return 0
 

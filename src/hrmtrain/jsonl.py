@@ -1,10 +1,13 @@
-"""JSON Lines files as users hand them over: every bad line is a DataError naming the file and the line."""
+"""JSON Lines: reading files as users hand them over (every bad line is a DataError naming the file and the
+line), and writing them, whole and atomically or a line at a time to a log."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
+from hrmtrain import atomic
 from hrmtrain.errors import DataError
 
 
@@ -34,3 +37,25 @@ def read_json_lines(path: str | Path) -> list[tuple[int, object]]:
         except json.JSONDecodeError as exc:
             raise DataError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", n) from None
     return rows
+
+
+def dumps_lines(rows: Iterable, **json_kw) -> str:
+    """`rows` as JSON Lines text: one `json.dumps(row, **json_kw)` per line, each ending in "\\n"."""
+    return "".join(json.dumps(row, **json_kw) + "\n" for row in rows)
+
+
+def write_json_lines(path: str | Path, rows: Iterable, **json_kw) -> Path:
+    """Write `rows` to `path` as JSON Lines, atomically (the whole file or the previous one)."""
+    return atomic.write_text(path, dumps_lines(rows, **json_kw))
+
+
+def append_json_line(path: str | Path, row, fsync: bool = False, **json_kw) -> None:
+    """Append one row to a JSON Lines log (a line is written whole or, after a crash, cut where the reader
+    names it); `fsync` forces it to disk before returning."""
+    import os
+
+    with Path(path).open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row, **json_kw) + "\n")
+        f.flush()
+        if fsync:
+            os.fsync(f.fileno())

@@ -32,6 +32,7 @@ from typing import Iterable
 
 from hrmtrain import __version__, atomic
 from hrmtrain.errors import HrmError
+from hrmtrain.jsonl import append_json_line
 
 GENESIS = "0" * 64
 KEY_ENV = "HRMTRAIN_AUDIT_KEY"
@@ -250,11 +251,7 @@ class AuditLog:
             if self.key is not None:
                 entry["mac"] = mac(self.key, entry["hash"])
                 head["mac"] = mac(self.key, f"{entry['seq']}:{entry['hash']}")
-            line = json.dumps(entry, sort_keys=True, ensure_ascii=False, default=str) + "\n"
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
+            append_json_line(self.path, entry, fsync=True, sort_keys=True, ensure_ascii=False, default=str)
             atomic.write_json(self.head_path, head)
         self._emit_openlineage(entry)
         return entry

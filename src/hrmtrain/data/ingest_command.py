@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hrmtrain import atomic
 from hrmtrain.errors import DataError, HrmError
+from hrmtrain.jsonl import write_json_lines
 
 REPORT_KIND = "hrmtrain data ingest"
 
@@ -81,8 +82,7 @@ def ingest_main(root: Path, out: Path, household: Path | None, consent_db: Path 
                    excluded=dict(sorted(excluded.items())), details={"files": files})
 
     with atomic.staged_dir(out, replace=True, commit=record) as tmp:
-        atomic.write_text(tmp / "records.jsonl", "".join(json.dumps(r.to_dict(), ensure_ascii=False, default=str)
-                                                         + "\n" for r in records))
+        write_json_lines(tmp / "records.jsonl", (r.to_dict() for r in records), ensure_ascii=False, default=str)
         atomic.write_json(tmp / "report.json", {
             "kind": REPORT_KIND, "files": files, "skipped": [str(s) for s in loaded.skipped],
             "warnings": [str(w) for w in loaded.warnings], "excluded": dict(sorted(excluded.items())),

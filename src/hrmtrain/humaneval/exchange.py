@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hrmtrain import atomic
 from hrmtrain.humaneval.store import Study, StudyError, validate
+from hrmtrain.jsonl import write_json_lines
 
 FIELDS = ("rating_id", "rater", "item", "system", "task_id", "task_type", "kind", "helpfulness", "safety_pass",
           "severity", "note", "created")
@@ -64,7 +65,7 @@ def to_csv(study: Study, path: Path, all_rows: bool = False) -> int:
 
 def to_jsonl(study: Study, path: Path, all_rows: bool = False) -> int:
     data = rows(study, all_rows)
-    atomic.write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in data))
+    write_json_lines(path, data, ensure_ascii=False)
     return len(data)
 
 

@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 
 from hrmtrain import __version__, atomic
 from hrmtrain.config import DataConfig, RetrievalConfig
+from hrmtrain.jsonl import write_json_lines
 
 RESULTS = "results.json"
 
@@ -235,11 +236,9 @@ def _write_outputs(tmp: Path, cfg, corpus, sets, model, index, reranker, results
 
     from hrmtrain.lineage import content_hash
 
-    atomic.write_text(tmp / "corpus.jsonl", "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n"
-                                                    for c in corpus.chunks))
+    write_json_lines(tmp / "corpus.jsonl", (c.to_dict() for c in corpus.chunks), ensure_ascii=False)
     for name, qs in (("train", sets.train), ("heldout", sets.heldout)):
-        atomic.write_text(tmp / "queries" / f"{name}.jsonl",
-                          "".join(json.dumps(q.to_dict(), ensure_ascii=False) + "\n" for q in qs))
+        write_json_lines(tmp / "queries" / f"{name}.jsonl", (q.to_dict() for q in qs), ensure_ascii=False)
     faiss.write_index(index, str(tmp / "index.faiss"))  # rows in corpus.jsonl's order
     common = {"hrmtrain_version": __version__, "corpus_sha256": content_hash(tmp / "corpus.jsonl"),
               "heldout_documents": sets.heldout_docs, "consent_snapshot_at": snapshot.get("at"),

@@ -18,7 +18,6 @@ for "E24: the drain pump is blocked").
 from __future__ import annotations
 
 import html
-import json
 import random
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -28,6 +27,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hrmtrain import atomic
+from hrmtrain.jsonl import write_json_lines
 
 BRANDS = ["Lumo", "Kestrel", "Brightwell", "Northwind"]
 # type: (programmes or settings, parts to clean, fault meanings, (symptom, fix) pairs)
@@ -457,7 +457,6 @@ def generate_documents(out: str | Path, members: dict[str, dict], seed: int = 0)
             m = members[member]
             sent = datetime(2026, 2, 1, 8, 30, tzinfo=ZoneInfo("Europe/London")) + timedelta(days=2 * n)
             (tmp / doc.path).write_bytes(_eml(doc, (m["full_name"], m["emails"][0]), sent))
-        atomic.write_text(tmp / "questions.jsonl", "".join(
-            json.dumps({"question": q, "document": d.path, "answer": a}, ensure_ascii=False) + "\n"
-            for d in docs for q, a in d.questions))
+        write_json_lines(tmp / "questions.jsonl", ({"question": q, "document": d.path, "answer": a}
+                                                   for d in docs for q, a in d.questions), ensure_ascii=False)
     return docs

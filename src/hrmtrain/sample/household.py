@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import mailbox
 import random
 import re
@@ -32,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from hrmtrain import atomic
 from hrmtrain.privacy.consent import CATEGORIES, ConsentRegistry
+from hrmtrain.jsonl import write_json_lines
 
 TZ = "Europe/London"
 NOW = datetime(2026, 3, 2, 9, 0)
@@ -289,12 +289,11 @@ def generate(out: str | Path, seed: int = 0, mails_per_member: int = 30, events_
         atomic.write_text(tmp / "lists" / "shopping.csv", buf.getvalue())
 
         # -- public data -------------------------------------------------------------------------------
-        atomic.write_text(tmp / "public" / "recipes.jsonl", "".join(
-            json.dumps({"title": t, "minutes": m, "ingredients": ing, "tags": tags}) + "\n" for t, m, ing, tags in RECIPES))
-        atomic.write_text(tmp / "public" / "fitness.jsonl", "".join(
-            json.dumps({"goal": g, "activity": a, "days_per_week": rng.randint(2, 5)}) + "\n" for g, a in FITNESS))
-        atomic.write_text(tmp / "public" / "howto.jsonl", "".join(
-            json.dumps({"task": t, "minutes": rng.choice([5, 10, 20, 30])}) + "\n" for t in HOWTO))
+        write_json_lines(tmp / "public" / "recipes.jsonl",
+                         ({"title": t, "minutes": m, "ingredients": ing, "tags": tags} for t, m, ing, tags in RECIPES))
+        write_json_lines(tmp / "public" / "fitness.jsonl",
+                         ({"goal": g, "activity": a, "days_per_week": rng.randint(2, 5)} for g, a in FITNESS))
+        write_json_lines(tmp / "public" / "howto.jsonl", ({"task": t, "minutes": rng.choice([5, 10, 20, 30])} for t in HOWTO))
 
         # -- documents: the retrieval corpus ----------------------------------------------------------
         from hrmtrain.sample.documents import generate_documents

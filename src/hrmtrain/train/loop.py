@@ -14,7 +14,6 @@ the exact token mean, whatever the accumulation and padding.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import time
@@ -31,6 +30,7 @@ from hrmtrain.train.dataset import StepBatches, StepDataset, ValBatches, loader
 from hrmtrain.models.precision import Precision
 from hrmtrain.train.profiling import step_profiler
 from hrmtrain.train.tracking import Tracker
+from hrmtrain.jsonl import append_json_line, read_json_lines, write_json_lines
 
 
 class TrainingDiverged(HrmError):
@@ -87,24 +87,18 @@ class MetricsLog:
     def truncate_after(self, step: int) -> None:
         if not self.enabled or not self.path.exists():
             return
-        keep = [line for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line)["step"] <= step]
-        from hrmtrain import atomic
-
-        atomic.write_text(self.path, "".join(line + "\n" for line in keep))
+        write_json_lines(self.path, [r for r in read_metrics_rows(self.path) if r["step"] <= step])
 
     def write(self, row: dict) -> None:
         if self.enabled:
-            with self.path.open("a") as f:
-                f.write(json.dumps(row) + "\n")
-                f.flush()
+            append_json_line(self.path, row)
 
 
 def read_metrics_rows(path: Path) -> list[dict]:
     """The rows of a run's metrics.jsonl; none when it does not exist (a run that stopped early)."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [row for _, row in read_json_lines(path)]
 
 
 def step_statistics(rows: list[dict]) -> dict:

@@ -90,7 +90,6 @@ def shape_of(model_cfg, tokenizer_vocab: int | None = None) -> Shape:
 
     from hrmtrain.models import base as base_model
 
-    from hrmtrain.train import model as models
 
     return shape_from_config(AutoConfig.from_pretrained(base_model.resolve(base, model_cfg.revision).path))
 
@@ -193,7 +192,6 @@ def run(cfg) -> None:
     vocab = None
     if str(cfg.model.base) == "tiny":
         from hrmtrain.models import base as base_model
-        from hrmtrain.train import model as models
 
         vocab = base_model.vocab_size(base_model.load_tokenizer(base_model.ModelSource("tiny", None)))
     shape = shape_of(cfg.model, vocab)
