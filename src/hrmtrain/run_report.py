@@ -32,5 +32,5 @@ def refresh(run_dir: Path) -> None:
 
 
 def run(cfg) -> None:
-    run_dir = Path(cfg.run.dir) / cfg.run.name if cfg.run.name else runs.latest_run(Path(cfg.run.dir))
+    run_dir = runs.find_run(cfg.run, runs.TRAINED)
     print(f"report: {write_report(run_dir)}")

@@ -1,15 +1,63 @@
-"""Run folders: where a stage finds the run it works on."""
+"""Run folders: `run.dir/<name>/`, one per training run, which later stages add to (eval/, retrieval/,
+export/, humaneval/, report.html). Every stage finds its run here, the same way:
+
+- a path the stage's own setting names (`export.run=...`), else
+- `run.dir/run.name` when `run.name` is set, else
+- the newest run under `run.dir` that has what the stage `needs` (a path inside the run: `metrics.jsonl`
+  for a trained run, `model/config.json` for a saved model, `checkpoints` to resume), newest by when that
+  was written.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from hrmtrain.errors import HrmError
 
+TRAINED = "metrics.jsonl"
+SAVED_MODEL = "model/config.json"
+
+
+def new_run_name(prefix: str) -> str:
+    """`<prefix>-YYYYmmdd-HHMMSS`: a new run's folder name."""
+    return f"{prefix}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def runs_with(root: Path, needs: str, check: Callable[[Path], bool] | None = None) -> list[Path]:
+    """The run folders under `root` that have `needs` (and pass `check`, given the run folder), oldest first
+    by the time `needs` was written."""
+    found = []
+    for run in Path(root).glob("*"):
+        marker = run / needs
+        if marker.exists() and (check is None or check(run)):
+            found.append((marker.stat().st_mtime_ns, run))
+    return [run for _, run in sorted(found)]
+
+
+def find_run(run_cfg, needs: str, explicit: str | Path | None = None, setting: str = "run.name",
+             check: Callable[[Path], bool] | None = None) -> Path:
+    """The run folder a stage works on (module docstring). `run_cfg` is the config's `run` slice; `explicit`
+    the stage's own setting (named `setting` in messages). The folder must exist; `needs` is required only
+    of the newest-run search (a named run may be about to gain it)."""
+    if explicit:
+        path = Path(explicit)
+    elif run_cfg.name:
+        path = Path(run_cfg.dir) / run_cfg.name
+    else:
+        found = runs_with(Path(run_cfg.dir), needs, check)
+        if not found:
+            raise HrmError(f"{run_cfg.dir}: no run under it has {needs} (name one with {setting}=...)")
+        path = found[-1]
+    if not path.is_dir():
+        raise HrmError(f"{path}: no such run folder (set {setting}=PATH or run.name=NAME)")
+    return path
+
 
 def latest_run(root: Path) -> Path:
-    """The newest training run under `root` (a folder with `metrics.jsonl`)."""
-    found = sorted((p for p in Path(root).glob("*") if (p / "metrics.jsonl").is_file()), key=lambda p: p.stat().st_mtime)
+    """The newest trained run under `root`."""
+    found = runs_with(Path(root), TRAINED)
     if not found:
         raise HrmError(f"{root}: no training runs found")
     return found[-1]

@@ -20,6 +20,7 @@ from hrmtrain.agent.loop import Budget, flat_episode, hrm_episode, run_episodes
 from hrmtrain.eval.metrics import pass_hat_k, success_at_budget, summarise, summarise_safety
 from hrmtrain.eval.safety import safety_tasks
 from hrmtrain.agent.tasks import load_tasks
+from hrmtrain import runs
 
 
 def _value(x) -> str:
@@ -27,19 +28,13 @@ def _value(x) -> str:
 
 
 def model_path(cfg) -> Path:
-    """eval.model, or the model of run.name, or the newest run's model under run.dir."""
+    """eval.model, or the model of run.name, or the newest saved model under run.dir (runs.py)."""
     if cfg.eval.model:
         path = Path(cfg.eval.model)
     else:
-        root = Path(cfg.run.dir)
-        if cfg.run.name:
-            path = root / cfg.run.name / "model"
-        else:
-            runs = sorted((p for p in root.glob("*/model") if (p / "config.json").is_file()),
-                          key=lambda p: p.stat().st_mtime)
-            if not runs:
-                raise HrmError(f"{root}: no trained model to evaluate (train first, or set eval.model=PATH)")
-            path = runs[-1]
+        if not cfg.run.name and not runs.runs_with(Path(cfg.run.dir), runs.SAVED_MODEL):
+            raise HrmError(f"{cfg.run.dir}: no trained model to evaluate (train first, or set eval.model=PATH)")
+        path = runs.find_run(cfg.run, runs.SAVED_MODEL, setting="eval.model") / "model"
     if not (path / "config.json").is_file():
         raise HrmError(f"{path}: not a model folder (no config.json); set eval.model=PATH")
     return path

@@ -34,15 +34,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 
 
 def run_folder(cfg) -> Path:
-    if cfg.export.run:
-        path = Path(cfg.export.run)
-    elif cfg.run.name:
-        path = Path(cfg.run.dir) / cfg.run.name
-    else:
-        path = runs.latest_run(Path(cfg.run.dir))
-    if not path.is_dir():
-        raise HrmError(f"{path}: no such run folder (set export.run=PATH or run.name=NAME)")
-    return path
+    """export.run, or run.name, or the newest trained run under run.dir (runs.py)."""
+    return runs.find_run(cfg.run, runs.TRAINED, explicit=cfg.export.run, setting="export.run")
 
 
 # -- lineage --------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 from hrmtrain import __version__, atomic
 from hrmtrain.config import DataConfig, RetrievalConfig
 from hrmtrain.jsonl import write_json_lines
+from hrmtrain import runs
 
 RESULTS = "results.json"
 
@@ -276,7 +277,7 @@ def print_retrieval_results(results: dict, out: Path) -> None:
 
 
 def default_out(cfg) -> Path:
-    name = cfg.run.name or f"retrieval-{datetime.now():%Y%m%d-%H%M%S}"
+    name = cfg.run.name or runs.new_run_name("retrieval")
     return Path(cfg.run.dir) / name / "retrieval"
 
 

@@ -32,6 +32,7 @@ from hrmtrain.models.precision import DTYPES
 from hrmtrain.models.precision import resolve as resolve_precision
 from hrmtrain.train.schedule import make_scheduler
 from hrmtrain.train.tracking import Tracker
+from hrmtrain import runs
 
 # Config sections that must match between a run and its resumption (the rest may change, e.g. max_steps).
 FROZEN_ON_RESUME = ("model", "data.path", "data.val_ratio", "data.seed", "trainer.batch_size",
@@ -82,13 +83,12 @@ def run_folder(cfg, info: distributed.DistInfo) -> tuple[Path, bool]:
             if not checkpoint.latest(run_dir / "checkpoints"):
                 raise CheckpointError(f"{run_dir}: trainer.resume=true but this run has no checkpoint to resume from")
             return run_dir, True
-        candidates = sorted((p for p in root.glob("*") if checkpoint.latest(p / "checkpoints")),
-                            key=lambda p: p.stat().st_mtime)
+        candidates = runs.runs_with(root, "checkpoints", check=lambda run: bool(checkpoint.latest(run / "checkpoints")))
         if not candidates:
             raise CheckpointError(f"{root}: trainer.resume=true but no run under it has a checkpoint "
                                   "(name one with run.name=...)")
         return candidates[-1], True
-    name = cfg.run.name or _broadcast(f"{cfg.model.target.lower()}-{datetime.now():%Y%m%d-%H%M%S}", info)
+    name = cfg.run.name or _broadcast(runs.new_run_name(cfg.model.target.lower()), info)
     run_dir = root / name
     if run_dir.exists() and any(run_dir.iterdir()):  # an empty one: a sweep job's folder Hydra made
         raise HrmError(f"{run_dir} already exists: pass trainer.resume=true to continue it, "
