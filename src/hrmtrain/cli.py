@@ -1,10 +1,9 @@
-"""`hrmtrain <stage> [hydra overrides]`: dispatch a stage to its Hydra entry point."""
+"""`hrmtrain <command> ...`: dispatch to the command table (commands.py): a stage through Hydra, a tool with
+its argv."""
 
 from __future__ import annotations
 
-import importlib
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 USAGE = """usage: hrmtrain <stage> [key=value ...] [hydra flags]
@@ -29,54 +28,32 @@ Multi-process: torchrun --nproc-per-node 2 -m hrmtrain train trainer.strategy=dd
 """
 
 
-@dataclass(frozen=True)
-class Stage:
-    entry: str  # "module:function" taking the composed DictConfig
-    summary: str
-
-
-STAGES: dict[str, Stage] = {
-    "data": Stage("hrmtrain.data.stage:run", "household files -> consent, redaction, instruction examples, splits in data.path"),
-    "train": Stage("hrmtrain.train.stage:run", "supervised fine-tuning of the L-Module (full or LoRA)"),
-    "eval": Stage("hrmtrain.eval.stage:run",
-                  "test, curated and safety tasks under the HRM loop and the flat baseline "
-                  "(eval.policy=local|openai|scripted|noop)"),
-    "loadtest": Stage("hrmtrain.eval.load_stage:run",
-                      "latency/throughput/memory sweep over concurrency against an OpenAI-compatible server"),
-    "retrieval": Stage("hrmtrain.retrieval.stage:run",
-                       "household documents -> embedder and reranker adapted, measured on held-out questions"),
-    "export": Stage("hrmtrain.commands:export_stage",
-                    "a run's L-Module, embedder and reranker -> ONNX (checked against PyTorch), TensorRT where "
-                    "a GPU exists, NVFP4 checkpoint -> versioned model repository (Triton layout)"),
-    "plan": Stage("hrmtrain.train.memory_plan:run",
-                  "memory per GPU for the configured base and trainer: full, LoRA, QLoRA, FSDP2 over N GPUs "
-                  "(plan.gpu_memory_gb=96)"),
-    "report": Stage("hrmtrain.run_report:run", "write runs/<name>/report.html for a finished run"),
-    "pipeline": Stage("hrmtrain.pipeline:run",
-                      "data, train, retrieval, eval (trained vs untrained base), loadtest, export and report, in order"),
-}
-
-
-EXPORT_ACTIONS = ("list", "verify", "promote", "rollback", "serve")
-
-
 def _usage() -> str:
     from hrmtrain.commands import COMMANDS
 
-    summaries = {**{n: s.summary for n, s in STAGES.items()}, **{n: c[1] for n, c in COMMANDS.items()}}
-    width = max(map(len, summaries))
-    lines = "\n".join(f"  {name.ljust(width)}  {text}" for name, text in summaries.items())
+    width = max(map(len, COMMANDS))
+    lines = "\n".join(f"  {name.ljust(width)}  {c.summary}" for name, c in COMMANDS.items())
     return USAGE.format(stages=lines)
-
-
-def _load(entry: str):
-    module, func = entry.split(":")
-    return getattr(importlib.import_module(module), func)
 
 
 # Libraries that log routine INFO lines ("will use `file` transport") under Hydra's INFO root logger.
 QUIET_LOGGERS = ("openlineage", "faiss.loader", "presidio-analyzer", "presidio-anonymizer", "datasets", "httpx",
                  "onnx_ir", "onnxscript", "torch.onnx")
+
+
+def run_tool(name: str, tool, argv: list[str]) -> None:
+    """Run a tool; user errors become one message and exit 2; exit with the tool's code."""
+    from hrmtrain.errors import HrmError, user_message
+
+    try:
+        code = tool(argv)
+    except (HrmError, OSError) as exc:
+        message = user_message(exc)
+        if message is None:
+            raise
+        print(f"hrmtrain {name}: error: {message}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
 
 
 def run_stage(stage: str, cfg):
@@ -86,6 +63,7 @@ def run_stage(stage: str, cfg):
     import logging
 
     from hrmtrain import sweep
+    from hrmtrain.commands import COMMANDS
     from hrmtrain.config import check_values
     from hrmtrain.errors import HrmError
 
@@ -96,7 +74,7 @@ def run_stage(stage: str, cfg):
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         check_values(cfg)
-        _load(STAGES[stage].entry)(cfg)
+        COMMANDS[stage].run(cfg)
     except (HrmError, OSError) as exc:
         from hrmtrain.errors import user_message
 
@@ -121,20 +99,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"hrmtrain {__version__}")
         return
     stage = argv[0]
-    from hrmtrain.commands import COMMANDS, run_command
+    from hrmtrain.commands import COMMANDS
 
-    if stage in COMMANDS:
-        run_command(stage, argv[1:])
-        return
-    if stage == "data" and len(argv) > 1 and argv[1] in ("ingest", "redact"):
-        run_command("data", argv[1:])
-        return
-    if stage == "export" and len(argv) > 1 and argv[1] in EXPORT_ACTIONS:
-        run_command("export", argv[1:])
-        return
-    if stage not in STAGES:
+    command = COMMANDS.get(stage)
+    if command is None:
         print(f"hrmtrain: unknown stage {stage!r}\n\n{_usage()}", file=sys.stderr)
         sys.exit(2)
+    if command.takes_tool(argv[1:]):
+        run_tool(stage, command.tool, argv[1:])
+        return
 
     import hydra
 

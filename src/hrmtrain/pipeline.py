@@ -14,64 +14,76 @@ from pathlib import Path
 
 from hrmtrain.errors import HrmError
 from hrmtrain.run_report import write_report
-from hrmtrain.train import distributed
-from hrmtrain.train.stage import print_summary, train
-
-STEPS = 7
 
 
-def run(cfg) -> None:
+class Steps:
+    """`[n/N] name` for each of the pipeline's steps (the command table's PIPELINE)."""
+
+    def __init__(self, names):
+        self.names = list(names)
+
+    def __call__(self, name: str, detail: str = "") -> str:
+        return f"[{self.names.index(name) + 1}/{len(self.names)}] {name}" + (f": {detail}" if detail else "")
+
+
+def run(cfg, steps) -> None:
+    """Every step, in order (module docstring); `steps` are the step names in that order."""
+    from hrmtrain.train import distributed
+    from hrmtrain.train.stage import train
+
+    step = Steps(steps)
     main = int(os.environ.get("RANK", "0")) == 0
     data = Path(cfg.data.path)
     if data.exists() and any(data.iterdir()) and not (data / "manifest.json").is_file():
-        print(f"[1/{STEPS}] data: using the existing data at {data}")
+        print(step("data", f"using the existing data at {data}"))
     elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise HrmError(f"{data}: under torchrun the pipeline needs its data written first: run `hrmtrain data`")
     else:
         from hrmtrain.data.stage import run as build_data
 
-        print(f"[1/{STEPS}] data")
+        print(step("data"))
         build_data(cfg)
     if main:
-        print(f"[2/{STEPS}] train")
+        print(step("train"))
     result = train(cfg)
     result.close(hard_exit=not main)  # rank 0 goes on alone: evaluation and the report need no group
     if main:
-        _evaluate_and_report(cfg, result)
+        _evaluate_and_report(cfg, result, step)
     distributed.exit_after_fsdp(result.dist)  # not on an error: os._exit(0) would hide it
 
 
-def _evaluate_and_report(cfg, result) -> None:
+def _evaluate_and_report(cfg, result, step: Steps) -> None:
     from hrmtrain.eval.load_stage import loadtest, print_sweep
     from hrmtrain.eval.stage import base_model_dir, evaluate, print_results
+    from hrmtrain.train.stage import print_summary
 
     if cfg.retrieval.in_pipeline:
         from hrmtrain.retrieval.stage import adapt, print_retrieval_results
 
-        print(f"[3/{STEPS}] retrieval")
+        print(step("retrieval"))
         out = result.run_dir / "retrieval"
         print_retrieval_results(adapt(cfg, out), out)
     eval_dir = result.run_dir / "eval"
-    print(f"[4/{STEPS}] eval: trained model")
+    print(step("eval", "trained model"))
     trained, _ = evaluate(cfg, result.model_dir, eval_dir / "results.json")
     print_results(trained)
     if cfg.eval.compare_base:
-        print(f"[4/{STEPS}] eval: untrained base" + (f" (a fixed subset: {cfg.eval.base_tasks} test tasks spread over "
+        print(step("eval", "untrained base") + (f" (a fixed subset: {cfg.eval.base_tasks} test tasks spread over "
                                                      "the split, plus the curated and safety tasks)"
                                                      if cfg.eval.base_tasks else ""))
         base, _ = evaluate(cfg, base_model_dir(cfg, result.run_dir), eval_dir / "base-results.json",
                            spread=cfg.eval.base_tasks)
         print_results(base)
     if cfg.eval.load.in_pipeline:
-        print(f"[5/{STEPS}] loadtest")
+        print(step("loadtest"))
         sweep, _ = loadtest(cfg, result.model_dir, eval_dir / "load.json")
         print_sweep(sweep)
     if cfg.export.in_pipeline:
         from hrmtrain.export.stage import export, print_export_results
 
-        print(f"[6/{STEPS}] export")
+        print(step("export"))
         print_export_results(export(cfg, result.run_dir))
     report = write_report(result.run_dir)
-    print(f"[7/{STEPS}] report: {report}")
+    print(step("report", str(report)))
     print_summary(result.summary)
     print(f"model: {result.model_dir}\nreport: {report}")

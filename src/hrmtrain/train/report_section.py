@@ -8,14 +8,14 @@ from pathlib import Path
 
 from hrmtrain.errors import HrmError
 from hrmtrain.report.html import finish_axes, fmt, png, pyplot, table
-from hrmtrain.train.loop import read_metrics_rows
+from hrmtrain.jsonl import read_json_lines
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         raise HrmError(f"{path}: no metrics; is {run_dir} a training run?")
-    return read_metrics_rows(path)
+    return [row for _, row in read_json_lines(path)]
 
 
 def read_summary(run_dir: Path) -> dict:

@@ -1,0 +1,16 @@
+"""`hrmtrain eval` (tasks under the HRM loop and the flat baseline) and `hrmtrain loadtest` (latency and
+throughput against an OpenAI-compatible server)."""
+
+from __future__ import annotations
+
+
+def run(cfg) -> None:
+    from hrmtrain.eval.stage import run as evaluate
+
+    evaluate(cfg)
+
+
+def loadtest(cfg) -> None:
+    from hrmtrain.eval.load_stage import run as load
+
+    load(cfg)
