@@ -17,84 +17,93 @@ from hydra.core.config_store import ConfigStore
 from hrmtrain.errors import HrmError
 
 
-class TinyTokenizer(str, Enum):
+class ConfigEnum(str, Enum):
+    """A config choice. It equals its value as a string and `str()` gives the value, so code compares and
+    prints `cfg.trainer.precision` alike whether it arrived as a member (a structured config) or as a plain
+    string (a DictConfig built by hand)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class TinyTokenizer(ConfigEnum):
     household = "household"  # Qwen3's tokenizer retrained on the run's training data (small vocabulary)
     qwen3 = "qwen3"  # Qwen3's tokenizer as it is (151,936 entries)
 
 
-class Precision(str, Enum):
+class Precision(ConfigEnum):
     auto = "auto"  # bf16 where the device computes it natively, else fp32 (CPU) / fp16 (old GPU)
     bf16 = "bf16"
     fp16 = "fp16"
     fp32 = "fp32"
 
 
-class ChatTemplate(str, Enum):
+class ChatTemplate(ConfigEnum):
     auto = "auto"  # the model's own where it renders tools and tool calls, else lmodule
     lmodule = "lmodule"  # Qwen3's format, prefix-preserving: an episode trains as one sequence (chat_templates.py)
     qwen3 = "qwen3"  # Qwen3's stock template
     model = "model"  # always the model's own
 
 
-class Quant(str, Enum):
+class Quant(ConfigEnum):
     none = "none"
     nvfp4 = "nvfp4"
 
 
-class Nvfp4Export(str, Enum):
+class Nvfp4Export(ConfigEnum):
     w4a4 = "w4a4"  # NVFP4 weights and activations (ModelOpt NVFP4_DEFAULT_CFG, calibrated): Blackwell FP4 GEMMs
     w4a16 = "w4a16"  # NVFP4 weights only (W4A16_NVFP4_CFG)
     none = "none"  # no deployment checkpoint
 
 
-class Strategy(str, Enum):
+class Strategy(ConfigEnum):
     auto = "auto"
     ddp = "ddp"
     fsdp = "fsdp"
 
 
 # torch.compile's modes; "max-autotune" is not an identifier, hence the functional form.
-CompileMode = Enum("CompileMode", [("off", "off"), ("default", "default"), ("max-autotune", "max-autotune")], type=str)
+CompileMode = ConfigEnum("CompileMode", [("off", "off"), ("default", "default"), ("max-autotune", "max-autotune")])
 
 
-class Schedule(str, Enum):
+class Schedule(ConfigEnum):
     cosine = "cosine"
     linear = "linear"
     constant = "constant"
 
 
-class Balance(str, Enum):
+class Balance(ConfigEnum):
     cap = "cap"
     oversample = "oversample"
     none = "none"
 
 
-class EvalPolicy(str, Enum):
+class EvalPolicy(ConfigEnum):
     local = "local"  # the trained L-Module (transformers)
     openai = "openai"  # any OpenAI-compatible endpoint (eval.endpoint)
     scripted = "scripted"  # replays the gold calls: the oracle
     noop = "noop"  # answers without calling a tool
 
 
-class EvalPlanner(str, Enum):
+class EvalPlanner(ConfigEnum):
     passthrough = "passthrough"  # the whole request as one step (what a small L-Module can use)
     lmodule = "lmodule"  # the evaluated policy itself, with a planner prompt
     endpoint = "endpoint"  # a separate model behind an OpenAI-compatible endpoint (eval.planner_endpoint)
 
 
-class EvalPrecision(str, Enum):
+class EvalPrecision(ConfigEnum):
     auto = "auto"  # bf16 weights where the CPU/GPU computes bf16 natively, else fp32
     bf16 = "bf16"
     fp32 = "fp32"
 
 
-class EvalLoop(str, Enum):
+class EvalLoop(ConfigEnum):
     both = "both"
     hrm = "hrm"
     flat = "flat"
 
 
-class WandbMode(str, Enum):
+class WandbMode(ConfigEnum):
     auto = "auto"
     online = "online"
     offline = "offline"
@@ -311,7 +320,7 @@ class PerfConfig:
     profile_steps: int = 3  # steps recorded
 
 
-class PdfPipeline(str, Enum):
+class PdfPipeline(ConfigEnum):
     auto = "auto"  # Docling's standard pipeline where its layout models can be had, else the native one
     standard = "standard"  # layout models (downloaded from the hub on first use)
     native = "native"  # the PDF's own text, no model
@@ -373,12 +382,12 @@ class RetrievalConfig:
     seed: int = 0
 
 
-class TrtBuilder(str, Enum):
+class TrtBuilder(ConfigEnum):
     python = "python"  # the TensorRT Python API (export/tensorrt.py)
     trtexec = "trtexec"
 
 
-class TrtPrecision(str, Enum):
+class TrtPrecision(ConfigEnum):
     fp32 = "fp32"
     bf16 = "bf16"
     fp16 = "fp16"
@@ -520,7 +529,7 @@ def check_values(cfg) -> None:
     if cfg.model.lora.qlora and not cfg.model.lora.enabled:
         raise ConfigValueError("model.lora.qlora", True, "false unless model.lora.enabled=true (QLoRA trains LoRA "
                                "adapters on a 4-bit base)")
-    if cfg.model.lora.qlora and str(getattr(cfg.model.quant, "value", cfg.model.quant)) != "none":
+    if cfg.model.lora.qlora and str(cfg.model.quant) != "none":
         raise ConfigValueError("model.lora.qlora", True, "false with model.quant=nvfp4 (one quantization of the base "
                                "at a time)")
     if cfg.eval.load.episodes_per_level is not None and cfg.eval.load.episodes_per_level < 1:

@@ -195,7 +195,7 @@ def build(cfg) -> BuildResult:
 
     redacted = redact_records(used, directory)
     examples = build_examples(redacted, directory.now, seed=d.seed)
-    balance = str(getattr(d.balance, "value", d.balance))
+    balance = str(d.balance)
     split = assign(examples, d.val_ratio, d.test_ratio, seed=d.seed, balance="none")
     split.splits["test"] = with_held_out_phrasings(split.splits["test"], redacted, directory.now, d.seed,
                                                    d.heldout_phrasing_ratio)

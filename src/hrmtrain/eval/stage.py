@@ -23,10 +23,6 @@ from hrmtrain.agent.tasks import load_tasks
 from hrmtrain import runs
 
 
-def _value(x) -> str:
-    return str(getattr(x, "value", x))
-
-
 def model_path(cfg) -> Path:
     """eval.model, or the model of run.name, or the newest saved model under run.dir (runs.py)."""
     if cfg.eval.model:
@@ -65,7 +61,7 @@ def make_policy_factory(cfg, model: Path | None):
     """task -> policy for that task's episode (scripted policies are per task; models are shared)."""
     from hrmtrain.agent.policies import LocalPolicy, NoopPolicy, ScriptedPolicy
 
-    kind = _value(cfg.eval.policy)
+    kind = str(cfg.eval.policy)
     if kind == "scripted":
         return lambda task: ScriptedPolicy(task.gold_calls, task.gold_answer)
     if kind == "noop":
@@ -82,7 +78,7 @@ def make_policy_factory(cfg, model: Path | None):
 
 def inference_dtype(cfg) -> str:
     """eval.precision: auto is bfloat16 where the CPU computes it natively (the probe training uses), else float32."""
-    wanted = _value(cfg.eval.precision)
+    wanted = str(cfg.eval.precision)
     if wanted != "auto":
         return {"bf16": "bfloat16", "fp32": "float32"}[wanted]
     from hrmtrain.models.precision import resolve
@@ -93,7 +89,7 @@ def inference_dtype(cfg) -> str:
 def make_planner(cfg, factory):
     from hrmtrain.agent.loop import PassthroughPlanner, PolicyPlanner
 
-    kind = _value(cfg.eval.planner)
+    kind = str(cfg.eval.planner)
     if kind == "passthrough":
         return lambda task: PassthroughPlanner()
     if kind == "endpoint":
@@ -131,7 +127,7 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None, spread: in
 
     e = cfg.eval
     tasks = task_set(cfg, spread)
-    kind = _value(e.policy)
+    kind = str(e.policy)
     if kind == "local" and model is None:
         model = model_path(cfg)
     if out is None:
@@ -141,11 +137,11 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None, spread: in
     factory = make_policy_factory(cfg, model)
     planner = make_planner(cfg, factory)
     budget = Budget(**OmegaConf.to_container(e.budget))
-    wanted = ["hrm", "flat"] if _value(e.loop) == "both" else [_value(e.loop)]
+    wanted = ["hrm", "flat"] if str(e.loop) == "both" else [str(e.loop)]
     sweep = sorted(set(e.budget_sweep))
     results: dict = {"policy": kind, "model": str(model) if model else None,
                      "endpoint": e.endpoint.base_url if kind == "openai" else None,
-                     "planner": planner(tasks[0]).name if tasks else _value(e.planner),
+                     "planner": planner(tasks[0]).name if tasks else str(e.planner),
                      "budget": OmegaConf.to_container(e.budget), "budget_sweep": sweep, "trials": e.trials,
                      "temperature": e.temperature, "tasks": len(tasks), "hrmtrain_version": __version__,
                      "subset": f"{spread} test tasks spread evenly over the split" if spread else None,

@@ -218,8 +218,7 @@ class Exporter:
                             {"onnx_version": self.results["models"][name]["version"]},
                             signature_from=(src / ox.ONNX_FILE).resolve())
             built[f"{name}_trt"] = row["version"]
-        self.results["tensorrt"] = {"built": True, "engines": built, "precision": t.precision.value
-                                    if hasattr(t.precision, "value") else str(t.precision)}
+        self.results["tensorrt"] = {"built": True, "engines": built, "precision": str(t.precision)}
 
     def nvfp4(self) -> None:
         from hrmtrain.models.nvfp4_checkpoint import SUBDIR

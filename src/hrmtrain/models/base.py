@@ -114,7 +114,7 @@ def load_tokenizer(source: ModelSource, chat_template: str = "auto"):
         tok.pad_token = tok.eos_token
     from hrmtrain.models import chat_templates
 
-    chat_template = str(getattr(chat_template, "value", chat_template))
+    chat_template = str(chat_template)
     if chat_template == "qwen3":
         tok.chat_template = chat_templates.qwen3_chat_template()
     elif chat_template == "lmodule" or (chat_template == "auto" and not source.is_tiny

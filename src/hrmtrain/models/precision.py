@@ -47,7 +47,7 @@ class Precision:
 
     @classmethod
     def from_config(cls, configured, device_type: str) -> "Precision":
-        name, _ = resolve(str(getattr(configured, "value", configured)), device_type)
+        name, _ = resolve(str(configured), device_type)
         return cls(name, device_type)
 
     @property

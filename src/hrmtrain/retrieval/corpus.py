@@ -121,7 +121,7 @@ class _Converter:
                 self.standard_failed = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
                 return self.convert(path)
             raise ValueError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
-        status = getattr(result.status, "value", str(result.status))
+        status = result.status.value  # docling's ConversionStatus
         if status not in ("success", "partial_success") or result.document is None:
             reasons = "; ".join(e.error_message for e in result.errors) or f"conversion {status}"
             raise ValueError(reasons)

@@ -90,7 +90,7 @@ def adapt(cfg, out: Path, progress: bool = True) -> dict:
     embedder_path = r.embedder or embed.default_embedder()
     t = time.perf_counter()
     corpus = read_corpus(docs, directory, registry, embedder_path, r.chunk_tokens,
-                         str(getattr(r.pdf_pipeline, "value", r.pdf_pipeline)), progress, snapshot)
+                         str(r.pdf_pipeline), progress, snapshot)
     questions, dropped = Q.read_questions(r.questions, corpus.chunks)
     _redact_personal_questions(questions, corpus, directory)
     sets = Q.build_query_sets(questions, corpus.chunks, r.heldout_ratio, r.generated_per_chunk, r.seed, dropped)

@@ -50,7 +50,7 @@ def setup(trainer_cfg) -> DistInfo:
     device = pick_device(trainer_cfg.device, local)
     if trainer_cfg.num_threads:
         torch.set_num_threads(trainer_cfg.num_threads)
-    strategy = str(getattr(trainer_cfg.strategy, "value", trainer_cfg.strategy))
+    strategy = str(trainer_cfg.strategy)
     if world == 1:
         return DistInfo(device=device, strategy="none")
     if device.type == "cuda":

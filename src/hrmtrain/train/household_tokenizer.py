@@ -60,7 +60,7 @@ def train_household_tokenizer(base, rows, vocab_size: int, enable_thinking: bool
 
 
 def uses_household_tokenizer(cfg) -> bool:
-    return str(getattr(cfg.model.tiny.tokenizer, "value", cfg.model.tiny.tokenizer)) == HOUSEHOLD
+    return str(cfg.model.tiny.tokenizer) == HOUSEHOLD
 
 
 def vocabulary_digest(tokenizer) -> str:

@@ -195,7 +195,7 @@ def run(cfg) -> None:
 
         vocab = base_model.vocab_size(base_model.load_tokenizer(base_model.ModelSource("tiny", None)))
     shape = shape_of(cfg.model, vocab)
-    precision = str(getattr(t.precision, "value", t.precision))
+    precision = str(t.precision)
     # on the GPU `auto` is bf16 (every card this plan is for has it)
     bf16 = (resolve(precision, "cuda")[0] if precision != "auto" else "bf16") in ("bf16", "fp16")
     tokens = pc.tokens or t.batch_size * t.max_length

@@ -22,6 +22,6 @@ def lr_factor(step: int, warmup: int, total: int, kind: str, min_ratio: float) -
 
 def make_scheduler(optimizer, trainer_cfg) -> torch.optim.lr_scheduler.LambdaLR:
     t = trainer_cfg
-    kind = t.schedule.value if hasattr(t.schedule, "value") else str(t.schedule)
+    kind = str(t.schedule)
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, t.warmup_steps, t.max_steps, kind, t.min_lr_ratio))

@@ -157,7 +157,7 @@ def train(cfg) -> TrainResult:
     if cfg.model.lora.qlora and info.strategy == "fsdp":
         raise HrmError("model.lora.qlora=true cannot be sharded with FSDP2 here (bitsandbytes' 4-bit weights are no "
                        "plain tensors to shard): use trainer.strategy=ddp, or plain LoRA with FSDP")
-    precision, precision_why = resolve_precision(str(getattr(t.precision, "value", t.precision)), info.device.type)
+    precision, precision_why = resolve_precision(str(t.precision), info.device.type)
     frozen = DTYPES[precision] if cfg.model.lora.enabled and precision in ("bf16", "fp16") else None
     model = models.load_model(source, cfg.model, tokenizer, frozen_dtype=frozen).to(info.device)
     total_params, trainable_params = models.count_parameters(model)
@@ -187,7 +187,7 @@ def train(cfg) -> TrainResult:
 
     tracker = Tracker(run_dir, cfg.logging.wandb_project, run_dir.name,
                       OmegaConf.to_container(cfg, resolve=True),
-                      str(getattr(cfg.logging.wandb_mode, "value", cfg.logging.wandb_mode)) if info.is_main else "disabled",
+                      str(cfg.logging.wandb_mode) if info.is_main else "disabled",
                       cfg.logging.wandb_entity, state.wandb_run_id)
     if info.is_main:
         print(f"hrmtrain train: {run_dir}  model={cfg.model.base} ({total_params / 1e6:.1f}M params, "
@@ -316,7 +316,7 @@ def _apply_perf(perf_cfg, model, report: perf.PerfReport) -> None:
         perf.enable_gradient_checkpointing(model, report)
     if perf_cfg.channels_last:
         perf.apply_channels_last(model, report)
-    perf.compile_layers(model, str(getattr(perf_cfg.compile, "value", perf_cfg.compile)), report)
+    perf.compile_layers(model, str(perf_cfg.compile), report)
 
 
 def _summary(cfg, run_dir, state: LoopState, total_params, trainable_params, n_train, n_val, seconds) -> dict:
