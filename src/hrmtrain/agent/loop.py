@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from hrmtrain.agent.policies import Call, Policy
+from hrmtrain.config import BudgetConfig
 from hrmtrain.agent.tasks import Task
 from hrmtrain.household.schemas import TOOLS
 from hrmtrain.household.tools import execute, validation_errors
@@ -37,14 +38,7 @@ from hrmtrain.household.tools import execute, validation_errors
 DONE = None
 
 
-@dataclass(frozen=True)
-class Budget:
-    h_cycles: int = 4
-    l_steps: int = 4  # tool calls the L-Module may make for one step
-    tool_calls: int = 8  # in the whole episode
-    tokens: int = 1024  # generated, in the whole episode
-    max_new_tokens: int = 256  # per turn
-    max_tool_errors: int = 3
+Budget = BudgetConfig  # an episode's budget: the config's dataclass (eval.budget), one set of defaults
 
 
 @dataclass
