@@ -31,7 +31,9 @@ def _fused_forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
     name = active[0]
     a_weight = self.lora_A[name].weight
     b_weight = self.lora_B[name].weight
-    down = F.linear(x.to(a_weight.dtype), a_weight)  # tokens x r: saved for B's gradient, r/out of the size
+    # under autocast the linear casts x itself (once, the copy it saves); PEFT's cast to the adapters' fp32
+    # first would add an fp32 copy of every bf16 input (attention's output, the MLP's product)
+    down = F.linear(x if torch.is_autocast_enabled(x.device.type) else x.to(a_weight.dtype), a_weight)
     out = self.base_layer(x)
     flat = out.view(-1, out.shape[-1])
     flat.addmm_(down.reshape(-1, down.shape[-1]).to(out.dtype), b_weight.t().to(out.dtype), alpha=self.scaling[name])
