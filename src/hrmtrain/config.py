@@ -282,7 +282,7 @@ class EvalConfig:
     batch_size: int = 32  # episodes whose turns a local model generates together
     prefix_cache: bool = True  # run the prefix a batch's prompts share (system prompt, tools) once
     inplace_kv_cache: bool = True  # decode into a KV cache that grows in place, not by concatenation (agent/kv_cache.py)
-    # an episode's next turn starts from the KV its earlier turns computed (eval/kv_cache.TurnCache), up to this
+    # an episode's next turn starts from the KV its earlier turns computed (agent/kv_cache.TurnCache), up to this
     # many MB of kept caches (least recently used dropped first); 0: every turn runs its whole prompt
     turn_cache_mb: int = 4096
     precision: EvalPrecision = EvalPrecision.auto  # the local model's weights during evaluation

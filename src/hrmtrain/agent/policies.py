@@ -153,7 +153,7 @@ class LocalPolicy:
     batch_size = 16
     prefix_cache = True
     inplace_kv_cache = True  # agent/kv_cache.py: decoding writes into the cache instead of concatenating
-    turn_cache_mb = 4096  # eval/kv_cache.TurnCache: an episode's next turn starts from its last one's KV; 0: off
+    turn_cache_mb = 4096  # agent/kv_cache.TurnCache: an episode's next turn starts from its last one's KV; 0: off
     min_shared_prefix = 32  # tokens; a shorter shared prefix is not worth a separate forward
 
     def __init__(self, model_path: str, device: str = "cpu", enable_thinking: bool = False,
@@ -184,7 +184,7 @@ class LocalPolicy:
         self.encoder = ChatEncoder(self.tokenizer, enable_thinking=enable_thinking)
         self.device, self.enable_thinking, self.temperature = device, enable_thinking, temperature
         self.memo: dict[tuple[int, ...], tuple[list[int], bool]] = {}  # prompt -> (continuation, complete)
-        self._turn_cache = None  # eval/kv_cache.TurnCache, made on first use (_turns)
+        self._turn_cache = None  # agent/kv_cache.TurnCache, made on first use (_turns)
         self.stops = {t for t in [self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")]
                       if isinstance(t, int) and t >= 0}
         self.reseed(seed)
