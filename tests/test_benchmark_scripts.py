@@ -45,6 +45,10 @@ def test_mining_throughput_benchmark_compares_with_sentence_transformers(tmp_pat
     assert result["queries"] == 60
     assert set(result["medians"]) == {"st-defaults", "hrmtrain", "st-embedder-only", "hrmtrain-embedder-only"}
     assert all(m["queries_per_s"] > 0 and m["negatives_or_rows"] > 0 for m in result["medians"].values())
+    st, ours = result["medians"]["st-defaults"]["cross_encoder"], result["medians"]["hrmtrain"]["cross_encoder"]
+    assert ours["pairs"] < st["pairs"]  # each (query, chunk) pair once: positives are not scored twice
+    assert st["real_tokens"] <= st["positions"] and ours["real_tokens"] <= ours["positions"] < st["positions"]
+    assert result["batching_bound"] == pytest.approx(st["positions"] / ours["real_tokens"])
 
 
 @pytest.mark.slow
