@@ -230,7 +230,8 @@ def worker_runtime(spec: dict) -> dict:
 
 def plan_check(spec: dict, table: dict, runtime_bytes: int) -> dict:
     """`hrmtrain plan`'s estimate (train/memory_plan.py) for the hrm and hrm-lora runs, with the largest step
-    of the run as the micro-batch, against their measured peak RSS."""
+    of the run as the micro-batch (its tokens, and its labelled positions for the loss), against their
+    measured peak RSS."""
     from transformers import AutoConfig
 
     from hrmtrain.train import memory_plan
@@ -238,17 +239,20 @@ def plan_check(spec: dict, table: dict, runtime_bytes: int) -> dict:
     cfg = compose_for(spec)
     shape = memory_plan.shape_from_config(AutoConfig.from_pretrained(spec["base"]))
     _, per_step = step_sequences(spec)
-    tokens = max(sum(len(e.input_ids) for e in ex) for ex in per_step)
+    largest = max(per_step, key=lambda ex: sum(len(e.input_ids) for e in ex))
+    tokens, labels = sum(len(e.input_ids) for e in largest), sum(labelled(e) for e in largest)
     out = {}
     for variant, method in (("hrm", "full"), ("hrm-lora", "lora"), ("hrm-qlora", "qlora")):
         if variant not in table:
             continue
         est = memory_plan.plan(shape, method, tokens=tokens, bf16=spec["precision"] == "bf16", checkpointing=False,
                                chunk=cfg.trainer.loss_chunk_size, lora_r=cfg.model.lora.r,
-                               lora_base_dtype="bf16" if spec["precision"] == "bf16" else "fp32", runtime=runtime_bytes)
+                               lora_base_dtype="bf16" if spec["precision"] == "bf16" else "fp32", runtime=runtime_bytes,
+                               loss_tokens=labels)
         measured = table[variant]["peak_rss_mb"]
         out[variant] = {"plan_mb": est.total / 2**20, "measured_mb": measured, "ratio": est.total / 2**20 / measured,
-                        "parts_mb": {k: v / 2**20 for k, v in est.parts.items()}, "tokens": tokens}
+                        "parts_mb": {k: v / 2**20 for k, v in est.parts.items()}, "tokens": tokens,
+                        "labelled": labels}
     return out
 
 

@@ -20,6 +20,8 @@ hrmtrain's loop keeps (train/loop.py, train/loss.py, train/varlen_attention.py):
   with prefetch) in the compute dtype;
 * the runtime: on a GPU the CUDA context and kernels (1 GB, an allowance); on a CPU the resident size of
   this very process once torch, transformers and the tokenizer are loaded (measured, not assumed).
+* validation between steps, where its one chunk of logits outgrows the step (a large vocabulary on a small
+  model): what it needs beyond the step.
 
 The estimate is checked against measured peaks of real runs on the CPU (tests/test_memory_plan.py).
 """
@@ -134,8 +136,11 @@ class Plan:
 
 
 def plan(shape: Shape, method: str, *, tokens: int, bf16: bool, checkpointing: bool, chunk: int,
-         lora_r: int = 16, lora_base_dtype: str = "bf16", gpus: int = 1, runtime: int = CUDA_RUNTIME_BYTES) -> Plan:
-    """Bytes one device holds at the peak of a step (module docstring), for `method` full|lora|qlora."""
+         lora_r: int = 16, lora_base_dtype: str = "bf16", gpus: int = 1, runtime: int = CUDA_RUNTIME_BYTES,
+         loss_tokens: int | None = None) -> Plan:
+    """Bytes one device holds at the peak of a step (module docstring), for `method` full|lora|qlora.
+    `loss_tokens`: the positions with a label (the loss projects only those onto the vocabulary); by
+    default every token, the worst case."""
     p, linear = shape.params(), shape.linear_params()
     base_bytes = {"bf16": 2, "fp16": 2, "fp32": 4}[lora_base_dtype]  # a (Q)LoRA run's frozen weights
     if method == "full":
@@ -165,8 +170,15 @@ def plan(shape: Shape, method: str, *, tokens: int, bf16: bool, checkpointing: b
         parts["activations"] = shape.layers * tokens * shape.hidden * 4 + per_layer
     else:
         parts["activations"] = shape.layers * per_layer
-    parts["loss (one chunk)"] = 3 * min(chunk, tokens) * shape.vocab * 4 + tokens * shape.hidden * 4
+    labelled = tokens if loss_tokens is None else min(loss_tokens, tokens)
+    # one chunk's fp32 logits (recomputed in backward), their log-softmax and gradient; the labelled hidden states
+    parts["loss (one chunk)"] = 3 * min(chunk, labelled) * shape.vocab * 4 + labelled * shape.hidden * 4
     parts["runtime"] = runtime
+    # validation between steps (no grad): the weights, AdamW's state and one chunk's logits with their
+    # log-softmax; it sets the peak only where the vocabulary dwarfs the model (the tiny Qwen3: 151,936 x 64)
+    validation = (parts["weights"] + parts["optimizer (AdamW)"] + runtime + 2 * min(chunk, tokens) * shape.vocab * 4
+                  + tokens * shape.hidden * 4)
+    parts["validation, beyond the step"] = max(0, validation - sum(parts.values()))
     return Plan(method, gpus, parts)
 
 
