@@ -85,30 +85,27 @@ def cpu_info() -> dict:
     return {"name": name, "isa": isa or ["unknown"], "cores": os.cpu_count()}
 
 
-def model_shape(base: str) -> dict:
+def model_shape(base: str):
+    """The base's shape as `hrmtrain plan` reads it (train/memory_plan.Shape)."""
     from transformers import AutoConfig
 
-    c = AutoConfig.from_pretrained(base)
-    head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
-    attn = c.num_attention_heads * head_dim
-    kv = c.num_key_value_heads * head_dim
-    per_layer = c.hidden_size * (attn + 2 * kv) + attn * c.hidden_size + 3 * c.hidden_size * c.intermediate_size
-    return {"body_params": per_layer * c.num_hidden_layers, "layers": c.num_hidden_layers, "attn_width": attn,
-            "kv_width": kv, "hidden": c.hidden_size, "intermediate": c.intermediate_size, "vocab": c.vocab_size}
+    from hrmtrain.train.memory_plan import shape_from_config
+
+    return shape_from_config(AutoConfig.from_pretrained(base))
 
 
-def sequence_flops(length: int, labelled: int, shape: dict) -> float:
+def sequence_flops(length: int, labelled: int, shape) -> float:
     """Model FLOPs (forward + backward) of one sequence (see the module docstring)."""
-    return (6 * shape["body_params"] * length + 6 * shape["layers"] * shape["attn_width"] * length * length
-            + 6 * shape["hidden"] * shape["vocab"] * labelled)
+    return (6 * shape.linear_params() * length + 6 * shape.layers * shape.q_width * length * length
+            + 6 * shape.hidden * shape.vocab * labelled)
 
 
-def model_gemms(shape: dict, tokens: int, labelled: int) -> list[tuple[tuple[int, int, int], int]]:
+def model_gemms(shape, tokens: int, labelled: int) -> list[tuple[tuple[int, int, int], int]]:
     """((M, K, N), times per step) for every GEMM of a training step: each projection (M tokens x K in ->
     N out) in its forward, input-gradient (M x N -> K) and weight-gradient (K x M -> N) orientation."""
-    h, i, a, kv, layers = shape["hidden"], shape["intermediate"], shape["attn_width"], shape["kv_width"], shape["layers"]
+    h, i, a, kv, layers = shape.hidden, shape.intermediate, shape.q_width, shape.kv_width, shape.layers
     forward = [((tokens, h, a), layers), ((tokens, h, kv), 2 * layers), ((tokens, a, h), layers),
-               ((tokens, h, i), 2 * layers), ((tokens, i, h), layers), ((labelled, h, shape["vocab"]), 1)]
+               ((tokens, h, i), 2 * layers), ((tokens, i, h), layers), ((labelled, h, shape.vocab), 1)]
     out = []
     for (m, k, n), times in forward:
         out += [((m, k, n), times), ((m, n, k), times), ((k, m, n), times)]
@@ -232,12 +229,10 @@ def plan_check(spec: dict, table: dict, runtime_bytes: int) -> dict:
     """`hrmtrain plan`'s estimate (train/memory_plan.py) for the hrm and hrm-lora runs, with the largest step
     of the run as the micro-batch (its tokens, and its labelled positions for the loss), against their
     measured peak RSS."""
-    from transformers import AutoConfig
-
     from hrmtrain.train import memory_plan
 
     cfg = compose_for(spec)
-    shape = memory_plan.shape_from_config(AutoConfig.from_pretrained(spec["base"]))
+    shape = model_shape(spec["base"])
     _, per_step = step_sequences(spec)
     largest = max(per_step, key=lambda ex: sum(len(e.input_ids) for e in ex))
     tokens, labels = sum(len(e.input_ids) for e in largest), sum(labelled(e) for e in largest)

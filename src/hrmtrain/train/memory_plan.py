@@ -223,21 +223,19 @@ def run(cfg) -> None:
           f"(trainer.batch_size {t.batch_size} x max_length {t.max_length}), "
           f"{'bf16 autocast' if bf16 else 'fp32'}, LoRA r={cfg.model.lora.r}; GB per GPU, "
           f"card: {pc.gpu_memory_gb:g} GB (plan.gpu_memory_gb)")
+    plans = {(method, checkpointing, n): plan(shape, method, tokens=tokens, bf16=bf16, checkpointing=checkpointing,
+                                              chunk=t.loss_chunk_size, lora_r=cfg.model.lora.r,
+                                              lora_base_dtype=pc.lora_base_dtype, gpus=n)
+             for method in ("full", "lora", "qlora") for checkpointing in (False, True) for n in pc.gpus}
     for checkpointing in ([ckpt] if ckpt else [False, True]):
-        plans = [plan(shape, method, tokens=tokens, bf16=bf16, checkpointing=checkpointing,
-                      chunk=t.loss_chunk_size, lora_r=cfg.model.lora.r, lora_base_dtype=pc.lora_base_dtype, gpus=n)
-                 for method in ("full", "lora", "qlora") for n in pc.gpus]
         print(f"\ngradient checkpointing {'on' if checkpointing else 'off'}:")
-        print(table(plans, pc.gpu_memory_gb))
-    smallest = {}
+        print(table([plans[m, checkpointing, n] for m in ("full", "lora", "qlora") for n in pc.gpus], pc.gpu_memory_gb))
+    smallest = {}  # the fewest GPUs that fit, without checkpointing before with it
     for method in ("full", "lora", "qlora"):
         for checkpointing in (False, True):
-            for n in sorted(pc.gpus):
-                pl = plan(shape, method, tokens=tokens, bf16=bf16, checkpointing=checkpointing,
-                          chunk=t.loss_chunk_size, lora_r=cfg.model.lora.r, lora_base_dtype=pc.lora_base_dtype, gpus=n)
-                if pl.total <= pc.gpu_memory_gb * GB:
-                    smallest.setdefault(method, (n, checkpointing, pl.total))
-                    break
+            fits = [n for n in sorted(pc.gpus) if plans[method, checkpointing, n].total <= pc.gpu_memory_gb * GB]
+            if fits:
+                smallest.setdefault(method, (fits[0], checkpointing, plans[method, checkpointing, fits[0]].total))
     print()
     for method in ("full", "lora", "qlora"):
         if method in smallest:
