@@ -110,7 +110,40 @@ def _check_same_config(run_dir: Path, cfg) -> None:
                               f"than the run was started with (see {saved_path})")
 
 
+@dataclass
+class _Data:
+    """What the data phase hands on: the base, its tokenizer, the encoded splits and the run folder."""
+
+    source: base_model.ModelSource
+    tokenizer: object
+    train_rows: list
+    train_ex: list
+    val_ex: list
+    batches: StepBatches
+    run_dir: Path
+    resuming: bool
+
+
+@dataclass
+class _Setup:
+    """What the model phase hands on."""
+
+    model: torch.nn.Module
+    sft: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    perf_report: perf.PerfReport
+    loader_kwargs: dict
+    precision: str
+    precision_why: str
+    total_params: int
+    trainable_params: int
+
+
 def train(cfg) -> TrainResult:
+    """`hrmtrain train`, in phases: data (encode the splits, name the run), the run folder, the model and its
+    optimizer, a checkpoint to resume from, the loop (with the validation tasks that choose the weights),
+    and the saved model with its lineage entry."""
     started = time.perf_counter()
     info = distributed.setup(cfg.trainer)
     torch.manual_seed(cfg.trainer.seed)
@@ -119,7 +152,15 @@ def train(cfg) -> TrainResult:
     log = AuditLog(cfg.lineage.dir)
     if info.is_main:
         log.check()  # before any work: a model must never be left without its entry
+    data = _prepare_data(cfg, info)
+    _open_run_folder(cfg, data, info)
+    setup = _build_model(cfg, data, info)
+    state = _resume_or_start(cfg, data, setup, info)
+    summary = _fit_and_choose(cfg, data, setup, state, info, started)
+    return _save_and_record(cfg, data, setup, summary, log, info)
 
+
+def _prepare_data(cfg, info: distributed.DistInfo) -> _Data:
     source = base_model.resolve(cfg.model.base, cfg.model.revision)
     tokenizer = base_model.load_tokenizer(source, cfg.model.chat_template)
     train_rows, val_rows = load_train_val(cfg.data.path, cfg.data.val_ratio, cfg.data.seed)
@@ -142,24 +183,31 @@ def train(cfg) -> TrainResult:
                               group_by_length=t.group_by_length)
     except ValueError as exc:
         raise DataError(cfg.data.path, str(exc)) from None
+    return _Data(source, tokenizer, train_rows, train_ex, val_ex, batches, run_dir, resuming)
 
+
+def _open_run_folder(cfg, data: _Data, info: distributed.DistInfo) -> None:
+    """A resumed run's config must match; a new run's folder gets its config (and household tokenizer)."""
     distributed.barrier(info)  # every rank has looked before rank 0 creates the folder
-    if resuming:
-        _check_same_config(run_dir, cfg)
+    if data.resuming:
+        _check_same_config(data.run_dir, cfg)
     elif info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)  # may exist, empty (run_folder)
-        atomic.write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-        if source.is_tiny and uses_household_tokenizer(cfg):
-            with atomic.staged_dir(run_dir / TOKENIZER_SUBDIR) as tmp:
-                tokenizer.save_pretrained(tmp)
+        data.run_dir.mkdir(parents=True, exist_ok=True)  # may exist, empty (run_folder)
+        atomic.write_text(data.run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        if data.source.is_tiny and uses_household_tokenizer(cfg):
+            with atomic.staged_dir(data.run_dir / TOKENIZER_SUBDIR) as tmp:
+                data.tokenizer.save_pretrained(tmp)
     distributed.barrier(info)
 
+
+def _build_model(cfg, data: _Data, info: distributed.DistInfo) -> _Setup:
+    t = cfg.trainer
     if cfg.model.lora.qlora and info.strategy == "fsdp":
         raise HrmError("model.lora.qlora=true cannot be sharded with FSDP2 here (bitsandbytes' 4-bit weights are no "
                        "plain tensors to shard): use trainer.strategy=ddp, or plain LoRA with FSDP")
     precision, precision_why = resolve_precision(str(t.precision), info.device.type)
     frozen = DTYPES[precision] if cfg.model.lora.enabled and precision in ("bf16", "fp16") else None
-    model = models.load_model(source, cfg.model, tokenizer, frozen_dtype=frozen).to(info.device)
+    model = models.load_model(data.source, cfg.model, data.tokenizer, frozen_dtype=frozen).to(info.device)
     total_params, trainable_params = models.count_parameters(model)
     perf_report = perf.PerfReport()
     _apply_perf(cfg.perf, model, perf_report)
@@ -168,11 +216,18 @@ def train(cfg) -> TrainResult:
                                     info.device, perf_report)
     loader_kwargs = perf.describe_loader(cfg.perf, info.device, perf_report)
     scheduler = make_scheduler(optimizer, t)
+    return _Setup(model, sft, optimizer, scheduler, perf_report, loader_kwargs, precision, precision_why,
+                  total_params, trainable_params)
+
+
+def _resume_or_start(cfg, data: _Data, setup: _Setup, info: distributed.DistInfo) -> LoopState:
+    """The loop's state: from the latest checkpoint when resuming (metrics past it dropped), else fresh."""
+    t, run_dir = cfg.trainer, data.run_dir
     state = LoopState()
-    if resuming:
+    if data.resuming:
         path = checkpoint.latest(run_dir / "checkpoints")
-        saved = checkpoint.load(path, sft, optimizer, info)
-        scheduler.load_state_dict(saved["scheduler"])
+        saved = checkpoint.load(path, setup.sft, setup.optimizer, info)
+        setup.scheduler.load_state_dict(saved["scheduler"])
         state = LoopState(step=saved["step"], val_history=saved["val_history"], tokens_seen=saved["tokens_seen"],
                           wandb_run_id=saved.get("wandb_run_id"), scaler_state=saved.get("scaler"))
         if info.is_main:
@@ -184,23 +239,29 @@ def train(cfg) -> TrainResult:
     if state.step >= t.max_steps and (run_dir / "model").is_dir():
         raise HrmError(f"{run_dir}: already trained to step {state.step} (trainer.max_steps={t.max_steps}); "
                        "raise trainer.max_steps to train further")
+    return state
 
+
+def _fit_and_choose(cfg, data: _Data, setup: _Setup, state: LoopState, info: distributed.DistInfo,
+                    started: float) -> dict:
+    """Train to trainer.max_steps; put back the weights the validation tasks chose; the run's summary."""
+    run_dir, model = data.run_dir, setup.model
     tracker = Tracker(run_dir, cfg.logging.wandb_project, run_dir.name,
                       OmegaConf.to_container(cfg, resolve=True),
                       str(cfg.logging.wandb_mode) if info.is_main else "disabled",
                       cfg.logging.wandb_entity, state.wandb_run_id)
     if info.is_main:
-        print(f"hrmtrain train: {run_dir}  model={cfg.model.base} ({total_params / 1e6:.1f}M params, "
-              f"{trainable_params / 1e6:.2f}M trainable{', LoRA' if cfg.model.lora.enabled else ''}"
+        print(f"hrmtrain train: {run_dir}  model={cfg.model.base} ({setup.total_params / 1e6:.1f}M params, "
+              f"{setup.trainable_params / 1e6:.2f}M trainable{', LoRA' if cfg.model.lora.enabled else ''}"
               f"{', nvfp4 fake-quant' if cfg.model.quant == 'nvfp4' else ''})  device={info.device}  "
-              f"precision={precision} ({precision_why})  "
-              f"processes={info.world_size} ({info.strategy})  train={len(train_ex)} sequences "
-              f"from {len(train_rows)} rows, val={len(val_ex)}  W&B={tracker.mode}")
-        print(f"hrmtrain train: perf: {perf_report}")
-    tasks = _task_validation(cfg, tokenizer, info)
+              f"precision={setup.precision} ({setup.precision_why})  "
+              f"processes={info.world_size} ({info.strategy})  train={len(data.train_ex)} sequences "
+              f"from {len(data.train_rows)} rows, val={len(data.val_ex)}  W&B={tracker.mode}")
+        print(f"hrmtrain train: perf: {setup.perf_report}")
+    tasks = _task_validation(cfg, data.tokenizer, info)
     try:
-        state = fit(cfg, sft, optimizer, scheduler, batches, val_ex, run_dir, info, tracker, state,
-                    tokenizer.pad_token_id, loader_kwargs, tasks, models.causal_lm(model))
+        state = fit(cfg, setup.sft, setup.optimizer, setup.scheduler, data.batches, data.val_ex, run_dir, info,
+                    tracker, state, data.tokenizer.pad_token_id, setup.loader_kwargs, tasks, models.causal_lm(model))
         if state.choice is not None:
             from hrmtrain.train.task_validation import restore
 
@@ -208,10 +269,10 @@ def train(cfg) -> TrainResult:
             if info.is_main:
                 print(f"hrmtrain train: keeping the weights of step {state.choice.step} "
                       f"({state.choice.success}/{state.choice.n} validation tasks, val loss {state.choice.val_loss:.4f})")
-        summary = _summary(cfg, run_dir, state, total_params, trainable_params, len(train_ex), len(val_ex),
-                           time.perf_counter() - started)
-        summary["precision"] = precision
-        summary["perf"] = dict(perf_report.lines)
+        summary = _summary(cfg, run_dir, state, setup.total_params, setup.trainable_params, len(data.train_ex),
+                           len(data.val_ex), time.perf_counter() - started)
+        summary["precision"] = setup.precision
+        summary["perf"] = dict(setup.perf_report.lines)
         if state.choice is not None:
             summary["checkpoint"] = {**state.choice.to_json(), "stopped_early": state.stopped_early}
         if (run_dir / "profile" / "trace.json").is_file():
@@ -219,12 +280,19 @@ def train(cfg) -> TrainResult:
         tracker.summary(summary["metrics"])
     finally:
         tracker.finish()
+    return summary
+
+
+def _save_and_record(cfg, data: _Data, setup: _Setup, summary: dict, log, info: distributed.DistInfo) -> TrainResult:
+    """The saved model (and NVFP4 checkpoint), then its lineage entry; outputs whose entry the audit log
+    refuses are moved out of use (_unrecorded)."""
     from hrmtrain.train.save import save_final_model
 
-    model_dir = save_final_model(cfg, source, model, sft, tokenizer, run_dir, info, summary)
+    run_dir, source = data.run_dir, data.source
+    model_dir = save_final_model(cfg, source, setup.model, setup.sft, data.tokenizer, run_dir, info, summary)
     outputs = [model_dir]
     if info.is_main and cfg.model.quant == "nvfp4" and cfg.model.nvfp4_export != "none":
-        summary["nvfp4_checkpoint"] = _nvfp4_checkpoint(cfg, model_dir, run_dir, val_ex, tokenizer.pad_token_id)
+        summary["nvfp4_checkpoint"] = _nvfp4_checkpoint(cfg, model_dir, run_dir, data.val_ex, data.tokenizer.pad_token_id)
         atomic.write_json(run_dir / "summary.json", summary)
         if summary["nvfp4_checkpoint"].get("path"):
             outputs.append(Path(summary["nvfp4_checkpoint"]["path"]))
