@@ -4,6 +4,7 @@ line), and writing them, whole and atomically or a line at a time to a log."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -52,8 +53,6 @@ def write_json_lines(path: str | Path, rows: Iterable, **json_kw) -> Path:
 def append_json_line(path: str | Path, row, fsync: bool = False, **json_kw) -> None:
     """Append one row to a JSON Lines log (a line is written whole or, after a crash, cut where the reader
     names it); `fsync` forces it to disk before returning."""
-    import os
-
     with Path(path).open("a", encoding="utf-8") as f:
         f.write(json.dumps(row, **json_kw) + "\n")
         f.flush()

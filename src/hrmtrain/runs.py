@@ -37,10 +37,11 @@ def runs_with(root: Path, needs: str, check: Callable[[Path], bool] | None = Non
 
 
 def find_run(run_cfg, needs: str, explicit: str | Path | None = None, setting: str = "run.name",
-             check: Callable[[Path], bool] | None = None) -> Path:
+             check: Callable[[Path], bool] | None = None, none_found: str | None = None) -> Path:
     """The run folder a stage works on (module docstring). `run_cfg` is the config's `run` slice; `explicit`
     the stage's own setting (named `setting` in messages). The folder must exist; `needs` is required only
-    of the newest-run search (a named run may be about to gain it)."""
+    of the newest-run search (a named run may be about to gain it). `none_found`: what to say when that
+    search finds nothing (after `run.dir: `)."""
     if explicit:
         path = Path(explicit)
     elif run_cfg.name:
@@ -48,16 +49,8 @@ def find_run(run_cfg, needs: str, explicit: str | Path | None = None, setting: s
     else:
         found = runs_with(Path(run_cfg.dir), needs, check)
         if not found:
-            raise HrmError(f"{run_cfg.dir}: no run under it has {needs} (name one with {setting}=...)")
+            raise HrmError(f"{run_cfg.dir}: " + (none_found or f"no run under it has {needs} (name one with {setting}=...)"))
         path = found[-1]
     if not path.is_dir():
         raise HrmError(f"{path}: no such run folder (set {setting}=PATH or run.name=NAME)")
     return path
-
-
-def latest_run(root: Path) -> Path:
-    """The newest trained run under `root`."""
-    found = runs_with(Path(root), TRAINED)
-    if not found:
-        raise HrmError(f"{root}: no training runs found")
-    return found[-1]

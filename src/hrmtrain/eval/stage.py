@@ -28,9 +28,8 @@ def model_path(cfg) -> Path:
     if cfg.eval.model:
         path = Path(cfg.eval.model)
     else:
-        if not cfg.run.name and not runs.runs_with(Path(cfg.run.dir), runs.SAVED_MODEL):
-            raise HrmError(f"{cfg.run.dir}: no trained model to evaluate (train first, or set eval.model=PATH)")
-        path = runs.find_run(cfg.run, runs.SAVED_MODEL, setting="eval.model") / "model"
+        path = runs.find_run(cfg.run, runs.SAVED_MODEL, setting="eval.model",
+                             none_found="no trained model to evaluate (train first, or set eval.model=PATH)") / "model"
     if not (path / "config.json").is_file():
         raise HrmError(f"{path}: not a model folder (no config.json); set eval.model=PATH")
     return path
