@@ -1,7 +1,7 @@
 """`hrmtrain train` against TRL's `SFTTrainer` and transformers' `Trainer`, on the pretrained SmolLM2-135M base
 (and the tiny model as a second case), same data, same batches, same steps.
 
-    python benchmarks/sft_throughput.py                        # SmolLM2-135M, 8 steps x batch 4, 3 repeats
+    python benchmarks/sft_throughput.py                        # SmolLM2-135M, 10 steps (5 timed) x batch 4, 3 repeats
     python benchmarks/sft_throughput.py --model tiny --steps 20
     python benchmarks/sft_throughput.py --variants trl,hf-trainer,hrm,hrm-lora --json out.json
 
@@ -344,14 +344,16 @@ def summarise(result: dict, warmup: int, peak_gflops: float) -> dict:
     return {"tokens_per_s": statistics.median(s["tokens"] / s["time"] for s in steady),
             "step_time_s": statistics.median(s["time"] for s in steady),
             "mfu": statistics.median(s["flops"] / s["time"] / 1e9 / peak_gflops for s in steady),
-            "peak_rss_mb": result["peak_rss_mb"]}
+            "peak_rss_mb": result["peak_rss_mb"],
+            "step_tokens_per_s": [round(s["tokens"] / s["time"], 1) for s in result["steps"]]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", choices=list(MODELS), default="smollm2")
-    ap.add_argument("--steps", type=int, default=8)
-    ap.add_argument("--warmup", type=int, default=2, help="steps left out of the medians (start-up, caches)")
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=5,
+                    help="steps left out of the medians: start-up, and the first touches of memory (benchmarks/README.md)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch", type=int, default=4, help="sequences per optimizer step (hrmtrain's default)")
     ap.add_argument("--max-length", type=int, default=1536, help="hrmtrain's default trainer.max_length")
@@ -426,7 +428,8 @@ def main() -> None:
         peak = statistics.median(peak_runs)
         peaks[precision] = peak
         runs = {v: [summarise(raw, args.warmup, peak) for raw in rs] for v, rs in raw_runs.items()}
-        table = {v: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for v, rs in runs.items()}
+        table = {v: {k: statistics.median(x[k] for x in rs) for k in rs[0] if k != "step_tokens_per_s"}
+                 for v, rs in runs.items()}
         plans = plan_check(spec, table, run_variant("runtime", spec_file)["runtime_bytes"])
 
     base_name = max((v for v in table if v in BASELINES), key=lambda v: table[v]["tokens_per_s"], default=None)
