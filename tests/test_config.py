@@ -115,3 +115,62 @@ def test_seed_config_with_tiny_model_trains(tmp_path, sample_data):
     run = tmp_path / "runs" / "seed"
     assert (run / "model" / "manifest.json").is_file()
     assert "nvfp4" in (run / "model" / "manifest.json").read_text()
+
+
+def _checked_fields(schema=None, key=""):
+    """(key, field) of every field of the schema that carries a range rule, nested configs included."""
+    from dataclasses import fields, is_dataclass
+    from typing import get_type_hints
+
+    from hrmtrain.config import HrmConfig
+
+    schema = schema or HrmConfig
+    hints = get_type_hints(schema)
+    for f in fields(schema):
+        if is_dataclass(hints[f.name]):
+            yield from _checked_fields(hints[f.name], f"{key}{f.name}.")
+        elif "rule" in f.metadata:
+            yield f"{key}{f.name}", f
+
+
+CHECKED = list(_checked_fields())
+
+
+def test_every_rule_sits_on_a_field_and_the_defaults_pass():
+    assert len(CHECKED) > 60  # the range checks live beside their fields, not in one function
+    check_values(compose([]))
+
+
+@pytest.fixture(scope="module")
+def default_cfg():
+    return compose([])
+
+
+@pytest.mark.parametrize("key, f", CHECKED, ids=[k for k, _ in CHECKED])
+def test_each_field_rule_rejects_its_breaking_value_naming_the_key(key, f, default_cfg):
+    import copy
+
+    from omegaconf import OmegaConf
+
+    cfg = copy.deepcopy(default_cfg)
+    rule = f.metadata["rule"]
+    is_list = OmegaConf.is_list(OmegaConf.select(cfg, key))
+    OmegaConf.update(cfg, key, [rule.breaking] if is_list else rule.breaking, merge=False)
+    with pytest.raises(ConfigValueError) as exc:
+        check_values(cfg)
+    named = f"{key}[0]" if is_list else key
+    assert exc.value.key == named and rule.allowed in str(exc.value)
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["data.test_ratio=0.96"], "data.test_ratio"),  # with val_ratio 0.05: nothing left to train on
+    (["retrieval.mining.range_min=30"], "retrieval.mining.range_min"),
+    (["export.tensorrt.sequence=[1,4096,2048]"], "export.tensorrt.sequence"),
+    (["export.tensorrt.past_sequence=[0,512]"], "export.tensorrt.past_sequence"),
+    (["export.parity_prompts=[]"], "export.parity_prompts"),
+    (["model.lora.qlora=true"], "model.lora.qlora"),
+])
+def test_relations_between_fields_name_the_key(overrides, key):
+    with pytest.raises(ConfigValueError) as exc:
+        check_values(compose(overrides))
+    assert exc.value.key == key
