@@ -169,7 +169,7 @@ class TrainerConfig:
     max_length: int = checked(AT_LEAST_1, 1536)
     # padding-free: a micro-batch's sequences end to end in one row, one causal attention call per sequence
     # (dataset.collate_packed, varlen_attention.py). The same sequences and targets per step as padding, the same
-    # loss and gradients (tests/test_loss.py); false pads each micro-batch to its longest sequence instead
+    # loss and gradients (tests/train/test_loss.py); false pads each micro-batch to its longest sequence instead
     packing: bool = True
     # micro-batches of similar length: each epoch's order is sorted by length within mega-batches of this many
     # batches, whose order is then shuffled (dataset.StepBatches); 0: plain random batches. Off by default:

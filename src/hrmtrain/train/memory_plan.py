@@ -23,7 +23,7 @@ hrmtrain's loop keeps (train/loop.py, train/loss.py, train/varlen_attention.py):
 * validation between steps, where its one chunk of logits outgrows the step (a large vocabulary on a small
   model): what it needs beyond the step.
 
-The estimate is checked against measured peaks of real runs on the CPU (tests/test_memory_plan.py).
+The estimate is checked against measured peaks of real runs on the CPU (tests/train/test_memory_plan.py).
 """
 
 from __future__ import annotations
