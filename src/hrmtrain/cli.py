@@ -64,7 +64,7 @@ def run_stage(stage: str, cfg):
 
     from hrmtrain import sweep
     from hrmtrain.commands import COMMANDS
-    from hrmtrain.config import check_values
+    from hrmtrain.config import check_values, typed
     from hrmtrain.errors import HrmError
 
     job = sweep.multirun_job()
@@ -74,7 +74,7 @@ def run_stage(stage: str, cfg):
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         check_values(cfg)
-        COMMANDS[stage].run(cfg)
+        COMMANDS[stage].run(typed(cfg))  # the dataclasses of config.py from here on
     except (HrmError, OSError) as exc:
         from hrmtrain.errors import user_message
 

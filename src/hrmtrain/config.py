@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, get_type_hints
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import ListConfig
+from omegaconf import ListConfig, OmegaConf
 
 from hrmtrain.errors import HrmError
 
@@ -478,7 +478,7 @@ class TensorRTConfig:
     @staticmethod
     def relations(node, key: str) -> None:
         for name in ("batch", "sequence", "past_sequence"):
-            v = list(node[name])
+            v = list(getattr(node, name))
             least = 0 if name == "past_sequence" else 1
             if len(v) != 3 or not least <= v[0] <= v[1] <= v[2]:
                 raise ConfigValueError(f"{key}{name}", v, f"[min, opt, max] with {least} <= min <= opt <= max")
@@ -550,15 +550,15 @@ class ConfigValueError(HrmError, ValueError):
 
 
 def check_values(cfg) -> None:
-    """Apply every field's `Rule` and every config class's `relations` to `cfg` (an HrmConfig DictConfig);
-    raise ConfigValueError naming the first key whose value is out of range."""
+    """Apply every field's `Rule` and every config class's `relations` to `cfg` (an HrmConfig, or the
+    DictConfig Hydra composed); raise ConfigValueError naming the first key whose value is out of range."""
     _check_node(HrmConfig, cfg, "")
 
 
 def _check_node(schema: type, node, key: str) -> None:
     hints = get_type_hints(schema)
     for f in fields(schema):
-        value = node[f.name]
+        value = getattr(node, f.name)
         if is_dataclass(hints[f.name]):
             _check_node(hints[f.name], value, f"{key}{f.name}.")
             continue
@@ -580,11 +580,38 @@ def register() -> None:
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
-def compose(overrides: list[str] | None = None):
-    """The config `hrmtrain <stage> overrides...` runs with, without writing anything (Hydra's compose API)."""
+def compose(overrides: list[str] | None = None) -> HrmConfig:
+    """The config `hrmtrain <stage> overrides...` runs with, without writing anything: Hydra's compose API,
+    then `typed`. Its values are not range-checked (`check_values`)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
     register()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=overrides or [])
+        return typed(hydra_compose(config_name="config", overrides=overrides or []))
+
+
+def typed(cfg) -> HrmConfig:
+    """The composed DictConfig as the schema's dataclasses, converted once at the entry: interpolations
+    resolved, Enums as Enums, lists as lists; every function below takes it or a slice of it."""
+    if isinstance(cfg, HrmConfig):
+        return cfg
+    return OmegaConf.to_object(cfg)
+
+
+def plain(node) -> dict:
+    """A config or one of its slices as plain data (for config.yaml, manifests and the lineage log)."""
+    return OmegaConf.to_container(OmegaConf.structured(node) if is_dataclass(node) else node, resolve=True)
+
+
+def to_yaml(node) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(node) if is_dataclass(node) else node, resolve=True)
+
+
+def select(node, dotted: str, default=None):
+    """`node.a.b.c` for "a.b.c" (a dataclass config or a DictConfig), `default` where a key is missing."""
+    for part in dotted.split("."):
+        if node is None or not hasattr(node, part):
+            return default
+        node = getattr(node, part)
+    return node

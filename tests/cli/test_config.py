@@ -150,12 +150,13 @@ def default_cfg():
 def test_each_field_rule_rejects_its_breaking_value_naming_the_key(key, f, default_cfg):
     import copy
 
-    from omegaconf import OmegaConf
+    from hrmtrain.config import select
 
     cfg = copy.deepcopy(default_cfg)
     rule = f.metadata["rule"]
-    is_list = OmegaConf.is_list(OmegaConf.select(cfg, key))
-    OmegaConf.update(cfg, key, [rule.breaking] if is_list else rule.breaking, merge=False)
+    parent, name = key.rsplit(".", 1)
+    is_list = isinstance(select(cfg, key), list)
+    setattr(select(cfg, parent), name, [rule.breaking] if is_list else rule.breaking)
     with pytest.raises(ConfigValueError) as exc:
         check_values(cfg)
     named = f"{key}[0]" if is_list else key

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from omegaconf import OmegaConf
 
-from hrmtrain import __version__, atomic
+from hrmtrain import __version__, atomic, config
 from hrmtrain.errors import HrmError
 from hrmtrain.eval.curated import curated_tasks
 from hrmtrain.agent.loop import Budget, flat_episode, hrm_episode, run_episodes
@@ -22,8 +22,11 @@ from hrmtrain.eval.safety import safety_tasks
 from hrmtrain.agent.tasks import load_tasks
 from hrmtrain import runs
 
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
-def model_path(cfg) -> Path:
+
+def model_path(cfg: HrmConfig) -> Path:
     """eval.model, or the model of run.name, or the newest saved model under run.dir (runs.py)."""
     if cfg.eval.model:
         path = Path(cfg.eval.model)
@@ -35,7 +38,7 @@ def model_path(cfg) -> Path:
     return path
 
 
-def task_set(cfg, spread: int | None = None) -> list:
+def task_set(cfg: HrmConfig, spread: int | None = None) -> list:
     """The test split's tasks (eval.tasks or data.path; the first eval.max_tasks; with `spread`, that many
     taken evenly across the split, a fixed subset), plus the curated ones."""
     tasks = load_tasks(cfg.eval.tasks or cfg.data.path)
@@ -56,7 +59,7 @@ def _endpoint_policy(endpoint, key: str, temperature: float):
                         temperature=temperature, timeout_s=endpoint.timeout_s)
 
 
-def make_policy_factory(cfg, model: Path | None):
+def make_policy_factory(cfg: HrmConfig, model: Path | None):
     """task -> policy for that task's episode (scripted policies are per task; models are shared)."""
     from hrmtrain.agent.policies import LocalPolicy, NoopPolicy, ScriptedPolicy
 
@@ -75,7 +78,7 @@ def make_policy_factory(cfg, model: Path | None):
     return lambda task: policy
 
 
-def inference_dtype(cfg) -> str:
+def inference_dtype(cfg: HrmConfig) -> str:
     """eval.precision: auto is bfloat16 where the CPU computes it natively (the probe training uses), else float32."""
     wanted = str(cfg.eval.precision)
     if wanted != "auto":
@@ -85,7 +88,7 @@ def inference_dtype(cfg) -> str:
     return "bfloat16" if resolve("auto", "cpu")[0] == "bf16" else "float32"
 
 
-def make_planner(cfg, factory):
+def make_planner(cfg: HrmConfig, factory):
     from hrmtrain.agent.loop import PassthroughPlanner, PolicyPlanner
 
     kind = str(cfg.eval.planner)
@@ -119,7 +122,7 @@ def _task_detail(task) -> dict:
             "behaviour": getattr(task, "behaviour", None)}
 
 
-def evaluate(cfg, model: Path | None = None, out: Path | None = None, spread: int | None = None) -> tuple[dict, Path]:
+def evaluate(cfg: HrmConfig, model: Path | None = None, out: Path | None = None, spread: int | None = None) -> tuple[dict, Path]:
     """Run the task set (and the safety tasks) under each loop; write and return the results. `spread`: a
     fixed subset of that many test tasks (the pipeline's untrained base, eval.base_tasks)."""
     from dataclasses import replace
@@ -135,13 +138,13 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None, spread: in
     atomic.ensure_writable(out.parent, "results folder")  # before the episodes, not after them
     factory = make_policy_factory(cfg, model)
     planner = make_planner(cfg, factory)
-    budget = Budget(**OmegaConf.to_container(e.budget))
+    budget = Budget(**config.plain(e.budget))
     wanted = ["hrm", "flat"] if str(e.loop) == "both" else [str(e.loop)]
     sweep = sorted(set(e.budget_sweep))
     results: dict = {"policy": kind, "model": str(model) if model else None,
                      "endpoint": e.endpoint.base_url if kind == "openai" else None,
                      "planner": planner(tasks[0]).name if tasks else str(e.planner),
-                     "budget": OmegaConf.to_container(e.budget), "budget_sweep": sweep, "trials": e.trials,
+                     "budget": config.plain(e.budget), "budget_sweep": sweep, "trials": e.trials,
                      "temperature": e.temperature, "tasks": len(tasks), "hrmtrain_version": __version__,
                      "subset": f"{spread} test tasks spread evenly over the split" if spread else None,
                      "loops": {}, "safety": {}}
@@ -204,14 +207,14 @@ def print_results(results: dict) -> None:
     Console().print(table)
 
 
-def run(cfg):
+def run(cfg: HrmConfig):
     results, out = evaluate(cfg)
     print_results(results)
     print(f"hrmtrain eval: results in {out}")
     return results
 
 
-def base_model_dir(cfg, run_dir: Path) -> Path:
+def base_model_dir(cfg: HrmConfig, run_dir: Path) -> Path:
     """The model before training, to evaluate beside the trained one, prompted with the same chat template:
     the base folder itself where its tokenizer carries the run's template, else (the built-in tiny model's
     seeded initial weights; a base whose own template drops tools) the base's weights with the run's

@@ -19,18 +19,21 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from omegaconf import OmegaConf
 
-from hrmtrain import __version__, atomic
+from hrmtrain import __version__, atomic, config
 from hrmtrain.config import DataConfig, RetrievalConfig
 from hrmtrain.jsonl import write_json_lines
 from hrmtrain import runs
 
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
+
 RESULTS = "results.json"
 
 
-def ensure_documents(cfg) -> Path:
+def ensure_documents(cfg: HrmConfig) -> Path:
     """The documents folder; the sample household (with its documents) is generated where the defaults
     point and nothing is there yet."""
     from hrmtrain.sample import ensure_household
@@ -104,7 +107,7 @@ class _Trained:
     losses: dict[str, list[float]] = field(default_factory=dict)
 
 
-def adapt(cfg, out: Path, progress: bool = True) -> dict:
+def adapt(cfg: HrmConfig, out: Path, progress: bool = True) -> dict:
     """Run the whole adaptation; write `out` (replacing an earlier one only when complete); return the results."""
     from hrmtrain.lineage import AuditLog
     from hrmtrain.retrieval import embed
@@ -137,7 +140,7 @@ def adapt(cfg, out: Path, progress: bool = True) -> dict:
     return results
 
 
-def _read_inputs(cfg, progress: bool) -> _Inputs:
+def _read_inputs(cfg: HrmConfig, progress: bool) -> _Inputs:
     """Documents under the consent snapshot (read, chunked, redacted), the household's and generated queries
     split by document, and a teacher's queries for the training chunks where one is configured."""
     from hrmtrain.privacy.consent import ConsentRegistry
@@ -177,7 +180,7 @@ def _lineage_record(log, r, inputs: _Inputs, systems: dict, results: dict):
             "retrieval", inputs=read,
             # the models' own folders too: a report written beside them later must not break their trace
             outputs=[final, *(final / m for m in ("embedder", "reranker") if (final / m).is_dir())],
-            config=OmegaConf.to_container(r, resolve=True), consent=inputs.snapshot, members=inputs.corpus.members,
+            config=config.plain(r), consent=inputs.snapshot, members=inputs.corpus.members,
             excluded={k: v for k, v in inputs.corpus.excluded.items()},
             details={"files": inputs.corpus.files, "systems": {k: v["mrr@10"] for k, v in systems.items()},
                      "reranker_used": results["reranker"]["used"]})
@@ -313,7 +316,7 @@ def _write_outputs(tmp: Path, cfg, corpus, sets, model, index, reranker, results
     faiss.write_index(index, str(tmp / "index.faiss"))  # rows in corpus.jsonl's order
     common = {"hrmtrain_version": __version__, "corpus_sha256": content_hash(tmp / "corpus.jsonl"),
               "heldout_documents": sets.heldout_docs, "consent_snapshot_at": snapshot.get("at"),
-              "config": OmegaConf.to_container(cfg.retrieval, resolve=True),
+              "config": config.plain(cfg.retrieval),
               "created": datetime.now().astimezone().isoformat(timespec="seconds")}
     model.save(str(tmp / "embedder"))
     atomic.write_json(tmp / "embedder" / "hrmtrain_manifest.json", {
@@ -346,12 +349,12 @@ def print_retrieval_results(results: dict, out: Path) -> None:
           f"{results['timings_s'].get('total', 0):.0f} s")
 
 
-def default_out(cfg) -> Path:
+def default_out(cfg: HrmConfig) -> Path:
     name = cfg.run.name or runs.new_run_name("retrieval")
     return Path(cfg.run.dir) / name / "retrieval"
 
 
-def run(cfg) -> dict:
+def run(cfg: HrmConfig) -> dict:
     from hrmtrain.retrieval.report_section import write_standalone
 
     out = default_out(cfg)

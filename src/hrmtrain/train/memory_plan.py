@@ -29,6 +29,10 @@ The estimate is checked against measured peaks of real runs on the CPU (tests/tr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
 GB = 1024**3
 CUDA_RUNTIME_BYTES = 1 * GB
@@ -202,7 +206,7 @@ def table(plans: list[Plan], gpu_memory_gb: float) -> str:
     return "\n".join(rows)
 
 
-def run(cfg) -> None:
+def run(cfg: HrmConfig) -> None:
     """`hrmtrain plan`: the table for the configured base and trainer, GB per GPU."""
     from hrmtrain.models.precision import resolve
 
