@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from helpers import compose
+from helpers import ROOT, compose
 
 from hrmtrain.agent.kv_cache import GrowingCache, GrowingLayer
+from hrmtrain.agent.policies import LocalPolicy
 from hrmtrain.models import base as base_model
 from hrmtrain.train import model as models
 
@@ -65,8 +66,6 @@ def test_decode_benchmark_compares_the_two_caches_and_finds_the_same_tokens(tmp_
     import subprocess
     import sys
 
-    from helpers import ROOT
-
     model = _tiny()
     model.save_pretrained(tmp_path / "model")
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "kv_cache_decode.py"), "--model",
@@ -80,11 +79,9 @@ def test_decode_benchmark_compares_the_two_caches_and_finds_the_same_tokens(tmp_
 def test_a_next_turn_starts_from_the_last_turns_kv_and_generates_what_a_fresh_prefill_does(tmp_path):
     """LocalPolicy's turn cache: prompts that continue earlier turns (prompt + generated turn + new tokens)
     run only their new tokens, batched across rows with different cached lengths, with the same result."""
-    from hrmtrain.agent.policies import LocalPolicy
 
     model = _tiny()
     model.save_pretrained(tmp_path / "model")
-    from hrmtrain.models import base as base_model
 
     base_model.load_tokenizer(base_model.ModelSource("tiny", None)).save_pretrained(tmp_path / "model")
     cached = LocalPolicy(str(tmp_path / "model"), batch_size=4, prefix_cache=True)

@@ -8,6 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from hrmtrain.agent.loop import Budget, run_hrm
+from hrmtrain.agent.tasks import load_tasks
 from hrmtrain.eval.openai_policy import OpenAIPolicy
 from hrmtrain.household.schemas import TOOLS
 
@@ -86,9 +88,6 @@ def test_garbage_errors_and_a_dead_server_are_error_turns(server):
 
 
 def test_an_endpoint_that_fails_ends_the_episode_as_policy_error(server, sample_data):
-    from hrmtrain.agent.loop import Budget, run_hrm
-    from hrmtrain.agent.tasks import load_tasks
-
     url, _ = server
     task = load_tasks(sample_data)[0]
     REPLIES.append((503, b"overloaded"))

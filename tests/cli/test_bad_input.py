@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_cli
-from hrmtrain.errors import CheckpointError, DataError
+from helpers import compose, run_cli
+from hrmtrain.agent.policies import load_saved_model
 from hrmtrain.agent.tasks import load_tasks
+from hrmtrain.data.sources.public import read_public
+from hrmtrain.errors import CheckpointError, DataError
+from hrmtrain.jsonl import read_json_lines
+from hrmtrain.models.base import ModelSource, load_tokenizer
+from hrmtrain.privacy.directory import Directory
+from hrmtrain.privacy.redact import Redactor
+from hrmtrain.train.model import load_model
 
 
 @pytest.fixture(scope="module")
@@ -57,16 +64,12 @@ def test_corrupt_parquet_and_empty_task_files_are_refused(tmp_path, sample_data)
 
 
 def test_a_json_line_may_hold_line_separator_characters(tmp_path):
-    from hrmtrain.jsonl import read_json_lines
-
     f = tmp_path / "in.jsonl"
     f.write_text(json.dumps({"text": "one\u2028two\u0085three\u000cfour"}, ensure_ascii=False) + "\n", encoding="utf-8")
     assert read_json_lines(f) == [(1, {"text": "one\u2028two\u0085three\u000cfour"})]
 
 
 def test_public_jsonl_problems_name_the_line(tmp_path):
-    from hrmtrain.data.sources.public import read_public
-
     good = {"title": "Pancakes", "ingredients": ["flour"]}
     cases = {"utf8.jsonl": [good, b"\xff oops"], "json.jsonl": [good, b"{oops"], "empty.jsonl": None,
              "list.jsonl": [good, [1]]}
@@ -90,8 +93,6 @@ def test_public_jsonl_problems_name_the_line(tmp_path):
     ('{"members": [{"name": "Alex"}], "now": 5}', "'now' must be a string"),
 ])
 def test_household_json_of_the_wrong_shape(tmp_path, content, problem):
-    from hrmtrain.privacy.directory import Directory
-
     f = tmp_path / "household.json"
     f.write_text(content)
     with pytest.raises(DataError, match=problem) as exc:
@@ -100,11 +101,6 @@ def test_household_json_of_the_wrong_shape(tmp_path, content, problem):
 
 
 def test_corrupt_model_config_or_weights(tmp_path, sample_data):
-    from hrmtrain.agent.policies import load_saved_model
-    from hrmtrain.models.base import ModelSource, load_tokenizer
-    from hrmtrain.train.model import load_model
-    from helpers import compose
-
     tokenizer = load_tokenizer(ModelSource("tiny", None))
     model = load_model(ModelSource("tiny", None), compose([]).model, tokenizer)
     folder = tmp_path / "model"
@@ -162,7 +158,6 @@ def test_a_huge_line_is_refused_and_a_long_one_redacts_in_linear_time(tmp_path):
     huge = _jsonl(tmp_path / "huge.jsonl", [{"text": "x" * 1_000_001}])
     res = run_cli(["data", "redact", str(huge), str(tmp_path / "out.jsonl")], cwd=tmp_path)
     assert res.returncode == 2 and f"{huge}, row 1" in res.stderr and "at most 1,000,000" in res.stderr
-    from hrmtrain.privacy.redact import Redactor
 
     text = "Hi Sam Roberts, call 020 7946 0958 or mail sam@example.org. Alex Jones says hi to Maria in Leeds. " * 3000
     import time

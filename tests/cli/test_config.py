@@ -10,7 +10,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
 from helpers import ASSETS, CONF, compose, run_cli
-from hrmtrain.config import ConfigValueError, check_values
+from hrmtrain.config import ConfigValueError, HrmConfig, check_values, select
 
 
 def _seed_yaml() -> str:
@@ -122,8 +122,6 @@ def _checked_fields(schema=None, key=""):
     from dataclasses import fields, is_dataclass
     from typing import get_type_hints
 
-    from hrmtrain.config import HrmConfig
-
     schema = schema or HrmConfig
     hints = get_type_hints(schema)
     for f in fields(schema):
@@ -149,8 +147,6 @@ def default_cfg():
 @pytest.mark.parametrize("key, f", CHECKED, ids=[k for k, _ in CHECKED])
 def test_each_field_rule_rejects_its_breaking_value_naming_the_key(key, f, default_cfg):
     import copy
-
-    from hrmtrain.config import select
 
     cfg = copy.deepcopy(default_cfg)
     rule = f.metadata["rule"]

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli, val_losses
+from hrmtrain.export.repository import Repository
 
 SMOLLM2_WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 
 
 def _has_amx() -> bool:
     return Path("/proc/cpuinfo").is_file() and "amx_bf16" in Path("/proc/cpuinfo").read_text()
-
 
 
 def _check_run(run_dir, base: str = "tiny"):
@@ -61,7 +61,6 @@ def _check_run(run_dir, base: str = "tiny"):
 def _check_repository(run_dir, html):
     """The model repository beside the runs: the three models, manifests traced to the lineage log, and
     the report's export section listing versions, parity figures and file hashes."""
-    from hrmtrain.export.repository import Repository
 
     repo = Repository(run_dir.parent.parent / "model-repository")
     assert set(repo.models()) == {"lmodule", "embedder", "reranker"}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers import read_jsonl, run_cli
+from hrmtrain.models.precision import resolve
 
 
 def _sweep_args(tmp, steps=3, extra=()):
@@ -89,7 +90,6 @@ def test_nvfp4_qat_validation_loss_is_within_10_percent_of_the_unquantized_run(w
     precision `trainer.precision=auto` picks: bf16 where the CPU has bf16 kernels (the issue's reference), fp32
     on AVX2-only CPUs, where emulated bf16 is about 15x slower (models/precision.py) and the sweep would not
     fit CI's time."""
-    from hrmtrain.models.precision import resolve
 
     precision, _ = resolve("auto", "cpu")
     proc = run_cli(["train", *_sweep_args(workdir, steps=240, extra=[

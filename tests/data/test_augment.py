@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from helpers import compose
+from hrmtrain.config import ConfigValueError, check_values
 from hrmtrain.data.augment import TEXT_SLOTS, varied_records, word_pools
 from hrmtrain.data.build import build
-from hrmtrain.data.instruct import build_examples
+from hrmtrain.data.instruct import REPLY_NOTES, build_examples
+from hrmtrain.data.phrasing import NUMBER_WORDS
 from hrmtrain.data.sources.ingest import ingest
 from hrmtrain.privacy.directory import Directory
 from hrmtrain.sample.household import generate
@@ -99,9 +101,6 @@ def test_copies_go_to_train_only_and_use_only_train_words(household):
     # record: which of them a copy draws depends on the set order of its pools, so they are not held-out words
     import calendar
 
-    from hrmtrain.data.instruct import REPLY_NOTES
-    from hrmtrain.data.phrasing import NUMBER_WORDS
-
     # nor are the fixed notes a drafted reply quotes ("we'll get back to you"), no record's words either: the
     # 'll' of a held-out row's note failed this test in one run of three
     said = {w.lower() for note in REPLY_NOTES for w in re.findall(r"[A-Za-z]+", note)} | set(NUMBER_WORDS) | {d.lower() for d in calendar.day_name} | {m.lower() for m in calendar.month_name if m} | {
@@ -116,7 +115,5 @@ def test_copies_go_to_train_only_and_use_only_train_words(household):
 
 
 def test_negative_copies_are_refused_with_the_key():
-    from hrmtrain.config import ConfigValueError, check_values
-
     with pytest.raises(ConfigValueError, match="data.vary_copies"):
         check_values(compose(["data.vary_copies=-1"]))

@@ -13,9 +13,12 @@ import pytest
 
 from helpers import compose, run_cli
 from hrmtrain.data.build import MANIFEST_KIND, build
-from hrmtrain.privacy.consent import ConsentError, ConsentRegistry
-from hrmtrain.sample.household import generate
+from hrmtrain.data.sources.ics import read_ics
 from hrmtrain.lineage import AuditLog
+from hrmtrain.privacy.consent import ConsentError, ConsentRegistry
+from hrmtrain.privacy.directory import Directory
+from hrmtrain.sample.household import generate
+from hrmtrain.train.stage import train
 
 
 def _cfg(tmp: Path, out: str = "sft", extra: list[str] | None = None):
@@ -86,8 +89,6 @@ def test_no_seeded_pii_value_in_any_output_file(built):
 
 
 def test_the_splits_train(built, tmp_path):
-    from hrmtrain.train.stage import train
-
     tmp, _, _ = built
     result = train(compose([f"data.path={tmp / 'sft'}", f"run.dir={tmp_path / 'runs'}", "run.name=t",
                             f"lineage.dir={tmp / 'lineage'}", "trainer.max_steps=2", "trainer.eval_every=2",
@@ -112,8 +113,6 @@ def test_revoking_consent_removes_records_and_lineage_names_what_to_retrain(buil
     entry = log.entries()[-1]
     assert entry["consent"]["active"]["Sam"] and "calendar" not in entry["consent"]["active"]["Sam"]
     # the rebuilt data has none of Sam's calendar records: every event example concerns Alex alone
-    from hrmtrain.data.sources.ics import read_ics
-    from hrmtrain.privacy.directory import Directory
 
     sam_ids = {r.record_id for r in read_ics(tmp / "household" / "calendar" / "sam.ics",
                                              Directory.load(tmp / "household" / "household.json")).records}

@@ -8,7 +8,9 @@ import pytest
 
 from helpers import conversation_rows, run_cli
 from hrmtrain.errors import DataError
-from hrmtrain.train.dataset import load_rows
+from hrmtrain.models.base import ModelSource, load_tokenizer
+from hrmtrain.prompt.chat import ChatEncoder
+from hrmtrain.train.dataset import encode_rows, load_rows
 
 
 def _write(path, rows):
@@ -77,10 +79,6 @@ def test_parquet_rows_with_json_string_arguments(tmp_path):
 
 
 def test_prompt_longer_than_max_length_says_so(tmp_path):
-    from hrmtrain.prompt.chat import ChatEncoder
-    from hrmtrain.train.dataset import encode_rows
-    from hrmtrain.models.base import ModelSource, load_tokenizer
-
     f = _write(tmp_path / "train.jsonl", GOOD)
     with pytest.raises(DataError, match="max_length=64 is shorter than the system\\+tools prompt") as exc:
         encode_rows(load_rows(f), ChatEncoder(load_tokenizer(ModelSource("tiny", None))), max_length=64)

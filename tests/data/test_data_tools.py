@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from helpers import ASSETS, run_cli
+from hrmtrain.privacy.consent import ConsentRegistry
 
 REAL = ASSETS / "real"  # copied from shared/fixtures/real (SOURCES.md)
 
@@ -31,8 +32,6 @@ def test_redact_bad_line_names_file_and_line(tmp_path):
 
 
 def _household(folder: Path, grants=(("Alex", "calendar"), ("Alex", "todo"), ("Alex", "email"))) -> None:
-    from hrmtrain.privacy.consent import ConsentRegistry
-
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "household.json").write_text(json.dumps({"members": [
         {"name": "Alex", "full_name": "Alex Roberts", "emails": ["alex@example.org"]},

@@ -6,13 +6,14 @@ from collections import Counter
 
 import pytest
 
+from hrmtrain.data import phrasing
 from hrmtrain.data.instruct import BUILDERS, GoldCallError, MULTI_STEP, build_examples
 from hrmtrain.data.sources.ingest import ingest
 from hrmtrain.data.sources.records import Record
-from hrmtrain.privacy.directory import Directory
-from hrmtrain.sample.household import generate
 from hrmtrain.household.state import Household
 from hrmtrain.household.tools import execute
+from hrmtrain.privacy.directory import Directory
+from hrmtrain.sample.household import generate
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +64,6 @@ def test_a_record_the_tools_reject_is_named():
 
 
 def test_requests_come_in_several_phrasings_and_held_out_ones_change_only_the_wording(examples, tmp_path_factory):
-    from hrmtrain.data import phrasing
-
     assert all(len(t) >= phrasing.HELD_OUT + 3 for t in phrasing.TEMPLATES.values()), "too few templates"
     assert set(phrasing.TEMPLATES) == set(BUILDERS)
     used = Counter(e["phrasing"] for e in examples)

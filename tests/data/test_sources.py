@@ -7,13 +7,14 @@ import json
 import pytest
 
 from helpers import ASSETS
+from hrmtrain.data.sources.ics import read_ics
 from hrmtrain.data.sources.ingest import ingest, read_file
 from hrmtrain.data.sources.lists import read_list
 from hrmtrain.data.sources.mail import read_mail
 from hrmtrain.data.sources.public import read_public
+from hrmtrain.errors import DataError
 from hrmtrain.privacy.directory import Directory
 from hrmtrain.sample.household import generate
-from hrmtrain.errors import DataError
 
 REAL = ASSETS / "real"  # copied from shared/fixtures/real (SOURCES.md)
 
@@ -112,8 +113,6 @@ def test_real_world_mails_load_or_are_reported(directory):
 
 
 def test_sample_calendar_expands_recurrences_in_household_time(household, directory):
-    from hrmtrain.data.sources.ics import read_ics
-
     loaded = read_ics(household.root / "calendar" / "alex.ics", directory)
     assert not loaded.skipped and not loaded.warnings
     by_uid = {}
@@ -130,8 +129,6 @@ def test_sample_calendar_expands_recurrences_in_household_time(household, direct
 
 
 def test_truncated_ics_is_skipped_with_reason(tmp_path, household, directory):
-    from hrmtrain.data.sources.ics import read_ics
-
     data = (household.root / "calendar" / "alex.ics").read_bytes()
     cut = tmp_path / "cut.ics"
     cut.write_bytes(data[: len(data) // 2])
@@ -141,8 +138,6 @@ def test_truncated_ics_is_skipped_with_reason(tmp_path, household, directory):
 
 
 def test_dense_rrule_is_dropped_not_hanging(tmp_path, directory):
-    from hrmtrain.data.sources.ics import read_ics
-
     ics = tmp_path / "dense.ics"
     ics.write_text("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:x\nBEGIN:VEVENT\nUID:d\nDTSTART:19900101T000000Z\n"
                    "DTEND:19900101T000100Z\nRRULE:FREQ=MINUTELY\nSUMMARY:tick\nEND:VEVENT\nEND:VCALENDAR\n")
@@ -151,8 +146,6 @@ def test_dense_rrule_is_dropped_not_hanging(tmp_path, directory):
 
 
 def test_real_world_calendars_load_or_are_reported(directory):
-    from hrmtrain.data.sources.ics import read_ics
-
     outcomes = {}
     for path in sorted((REAL / "ics").glob("*.ics")):
         loaded = read_ics(path, directory)

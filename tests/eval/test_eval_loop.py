@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import compose
+from helpers import compose, run_cli
 
-from hrmtrain.agent.loop import Budget, run_flat, run_hrm
-from hrmtrain.eval.metrics import summarise, wilson
-from hrmtrain.agent.policies import Call, NoopPolicy, ScriptedPolicy, Turn, parse_turn
+from hrmtrain.agent.loop import Budget, flat_episode, hrm_episode, run_episodes, run_flat, run_hrm
+from hrmtrain.agent.policies import Call, LocalPolicy, NoopPolicy, ScriptedPolicy, Turn, parse_turn
 from hrmtrain.agent.tasks import load_tasks
+from hrmtrain.eval.metrics import argument_match, summarise, wilson
+from hrmtrain.eval.report_section import eval_section
+from hrmtrain.eval.stage import evaluate
+from hrmtrain.models import base as base_model
+from hrmtrain.train import model as models
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +75,6 @@ def test_wilson_interval():
 def test_eval_cli_writes_results(sample_data, tmp_path):
     import json
 
-    from helpers import run_cli
-
     for policy, expected in (("scripted", 1.0), ("noop", 0.0)):
         res = run_cli(["eval", f"eval.policy={policy}", f"data.path={sample_data}", f"run.dir={tmp_path}"],
                       cwd=tmp_path)
@@ -83,22 +85,17 @@ def test_eval_cli_writes_results(sample_data, tmp_path):
             assert summary["overall"]["rate"] == expected
             assert len(results["loops"][loop]["episodes"]) == results["tasks"]
         assert "overall" in res.stdout and "95% CI" in res.stdout
-    from hrmtrain.eval.report_section import eval_section
 
     section = eval_section(tmp_path / "eval-scripted.json")
     assert 'id="eval"' in section and "(100%, " in section and "argument match" in section
 
 
 def test_eval_without_a_model_says_so(sample_data, tmp_path):
-    from helpers import run_cli
-
     res = run_cli(["eval", f"data.path={sample_data}", f"run.dir={tmp_path / 'runs'}"], cwd=tmp_path)
     assert res.returncode == 2 and "no trained model to evaluate" in res.stderr
 
 
 def test_endpoint_without_url_is_named(sample_data, tmp_path):
-    from helpers import run_cli
-
     res = run_cli(["eval", "eval.policy=openai", f"data.path={sample_data}", f"run.dir={tmp_path}"], cwd=tmp_path)
     assert res.returncode == 2 and "eval.endpoint.base_url" in res.stderr
     res = run_cli(["eval", "eval.policy=noop", "eval.planner=endpoint", f"data.path={sample_data}",
@@ -107,8 +104,6 @@ def test_endpoint_without_url_is_named(sample_data, tmp_path):
 
 
 def test_argument_match_follows_bfcl_types_alternatives_and_no_extras():
-    from hrmtrain.eval.metrics import argument_match
-
     gold = {"title": "Dentist", "start": "2026-03-06T19:45", "attendees": ["Alex"], "quantity": 2}
     assert argument_match({"title": " dentist ", "start": "2026-03-06 19:45:00", "attendees": ["alex"], "quantity": 2}, gold)
     assert not argument_match({**gold, "quantity": "2"}, gold)  # a string is not an integer
@@ -124,9 +119,6 @@ def test_argument_match_follows_bfcl_types_alternatives_and_no_extras():
 def tiny_model_dir(tmp_path_factory):
     """The built-in tiny Qwen3 (seeded random init) saved as a model folder: cheap to run, its greedy
     turns are arbitrary but deterministic."""
-    from hrmtrain.models import base as base_model
-    from hrmtrain.train import model as models
-
     out = tmp_path_factory.mktemp("tiny-model")
     source = base_model.ModelSource("tiny", None)
     tok = base_model.load_tokenizer(source)
@@ -138,10 +130,6 @@ def tiny_model_dir(tmp_path_factory):
 
 
 def test_batched_shared_prefix_episodes_equal_one_at_a_time_and_repeats_are_memoised(tiny_model_dir, sample_data):
-    from hrmtrain.agent.loop import Budget, flat_episode, hrm_episode, run_episodes
-    from hrmtrain.agent.policies import LocalPolicy
-    from hrmtrain.agent.tasks import load_tasks
-
     tasks = load_tasks(sample_data)[:10]
     budget = Budget(max_new_tokens=12, tool_calls=3)
     alone = LocalPolicy(str(tiny_model_dir), batch_size=1, prefix_cache=False)
@@ -167,8 +155,6 @@ def test_a_task_file_of_json_lines_in_the_test_splits_row_format_runs(tmp_path, 
     import json
 
     import pyarrow.parquet as pq
-
-    from hrmtrain.eval.stage import evaluate
 
     rows = pq.read_table(sample_data / "test.parquet").to_pylist()[:4]
     lines = []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hrmtrain.eval.curated import curated_tasks
 from hrmtrain.agent.loop import Budget, PlanStep, PolicyPlanner, run_flat, run_hrm
-from hrmtrain.eval.metrics import pass_hat_k, success_at_budget, summarise_safety
 from hrmtrain.agent.policies import Call, NoopPolicy, ScriptedPolicy, Turn
+from hrmtrain.eval.curated import curated_tasks
+from hrmtrain.eval.metrics import pass_hat_k, success_at_budget, summarise_safety
 from hrmtrain.eval.safety import CATEGORIES, safety_tasks
 
 

@@ -11,16 +11,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from helpers import compose, run_cli, small_train
+from hrmtrain.agent.loop import Budget
 from hrmtrain.eval.curated import curated_tasks
 from hrmtrain.eval.load import percentiles, run_level, sweep, MemorySampler, Slo
-from hrmtrain.agent.loop import Budget
 from hrmtrain.eval.server import ServedModel
+from hrmtrain.train.stage import train
 
 
 @pytest.fixture(scope="module")
 def trained_model(tmp_path_factory, sample_data):
-    from hrmtrain.train.stage import train
-
     tmp = tmp_path_factory.mktemp("loadtest")
     (tmp / "data").symlink_to(sample_data, target_is_directory=True)
     result = train(compose(small_train(tmp, "served", steps=30)))

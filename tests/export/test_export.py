@@ -20,7 +20,13 @@ import torch
 
 from helpers import compose, run_cli, small_train
 from hrmtrain.errors import HrmError
-from hrmtrain.export.repository import CONFIG, MANIFEST, Repository, onnx_signature, parse_config, versions
+from hrmtrain.export.repository import CONFIG, MANIFEST, ModelSpec, Repository, Signature, Tensor, onnx_signature, parse_config, versions
+from hrmtrain.export.serve import make_server
+from hrmtrain.export.stage import export
+from hrmtrain.export.verify import verify_repository
+from hrmtrain.lineage import AuditLog, file_sha256
+from hrmtrain.retrieval.stage import adapt
+from hrmtrain.train.stage import train
 
 # the export needs retrieval models, not good ones: the shortest adaptation that writes both
 SMALL_RETRIEVAL = ["retrieval.epochs=0.25", "retrieval.generated_per_chunk=0", "retrieval.mining.enabled=false",
@@ -35,10 +41,6 @@ def _overrides(tmp, sample_data, extra=()):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, sample_data):
     """One trained run with its retrieval models, exported once."""
-    from hrmtrain.export.stage import export
-    from hrmtrain.retrieval.stage import adapt
-    from hrmtrain.train.stage import train
-
     tmp = tmp_path_factory.mktemp("export")
     (tmp / "data").symlink_to(sample_data)
     shutil.copytree(sample_data.parent / "lineage", tmp / "lineage")  # the data stage's entry: consent, sources
@@ -95,8 +97,6 @@ def test_config_pbtxt_declares_the_graphs_real_inputs_and_outputs(exported):
 
 
 def test_manifest_hashes_files_and_traces_to_lineage_and_consent(exported):
-    from hrmtrain.lineage import AuditLog, file_sha256
-
     tmp, cfg, run_dir, results = exported
     repo = tmp / "repo"
     m = json.loads((repo / "lmodule" / "1" / MANIFEST).read_text())
@@ -137,7 +137,6 @@ def test_verify_detects_a_changed_an_added_and_a_removed_file_and_an_edited_mani
         assert f"{target}: content changed" in res.stderr
         assert "extra.bin: not listed in manifest.json" in res.stderr
         # the manifest edited to fit the changed file: only the audit log's record can tell
-        from hrmtrain.lineage import file_sha256
 
         (repo / "embedder" / "1" / "extra.bin").unlink()
         mpath = repo / "embedder" / "1" / MANIFEST
@@ -177,8 +176,6 @@ def test_config_that_does_not_match_the_graph_is_caught(exported):
 
 
 def test_versions_grow_and_promote_and_rollback_move_the_served_one(exported, sample_data):
-    from hrmtrain.export.stage import export
-
     tmp, _, run_dir, _ = exported
     repo = Repository(tmp / "repo")
     cfg = compose(_overrides(tmp, sample_data, ["export.models=[lmodule]"]))
@@ -205,9 +202,6 @@ def test_versions_grow_and_promote_and_rollback_move_the_served_one(exported, sa
 
 
 def test_a_failed_parity_check_adds_no_version(exported, sample_data):
-    from hrmtrain.export.stage import export
-    from hrmtrain.lineage import AuditLog
-
     tmp, _, run_dir, _ = exported
     repo = tmp / "repo"
     before = versions(repo / "lmodule")
@@ -232,7 +226,6 @@ def test_a_failed_parity_check_adds_no_version(exported, sample_data):
 def test_a_crash_half_way_leaves_no_visible_version(tmp_path):
     """A writer killed (SIGKILL) while the version's files are being written: no numbered folder appears,
     the config is untouched, and the next version takes the next number."""
-    from hrmtrain.export.repository import ModelSpec, Signature, Tensor
 
     repo = Repository(tmp_path / "repo")
     spec = ModelSpec("toy", "embedder", "onnxruntime_onnx", 4,
@@ -270,8 +263,6 @@ def test_served_over_tritons_http_protocol_matches_pytorch(exported):
     th = pytest.importorskip("tritonclient.http", reason="tritonclient[http] (dev extras) is Triton's own client")
     from sentence_transformers import SentenceTransformer
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from hrmtrain.export.serve import make_server
 
     tmp, cfg, run_dir, _ = exported
     server = make_server(Repository(tmp / "repo"), "127.0.0.1", 0)
@@ -335,7 +326,6 @@ def test_export_config_typos_and_bad_values_name_the_key(tmp_path):
 
 def test_untraceable_model_is_refused(exported, sample_data, tmp_path):
     """A model folder changed after training no longer matches its audit-log entry: the export refuses it."""
-    from hrmtrain.export.stage import export
 
     tmp, _, run_dir, _ = exported
     copy = tmp_path / "run"
@@ -350,7 +340,6 @@ def test_untraceable_model_is_refused(exported, sample_data, tmp_path):
 def _verify_copy(exported, tmp_path, tamper, log=None, cli=False):
     """Copy the exported repository, tamper with the copy, verify it against the export's audit log
     (in-process, or through the CLI for its exit status): (problems, CLI result or None)."""
-    from hrmtrain.export.verify import verify_repository
 
     tmp = exported[0]
     repo = tmp_path / "copy"
@@ -371,8 +360,6 @@ def test_a_copied_repository_verifies_against_the_same_log(exported, tmp_path):
 
 
 def _edit_model_and_manifest(repo):
-    from hrmtrain.lineage import file_sha256
-
     target = repo / "embedder" / "1" / "tokenizer_config.json"
     target.write_text(target.read_text().replace("{", "{ ", 1))
     m = json.loads((repo / "embedder" / "1" / MANIFEST).read_text())
@@ -381,8 +368,6 @@ def _edit_model_and_manifest(repo):
 
 
 def _served_tampered_version_two(repo):
-    from hrmtrain.lineage import file_sha256
-
     shutil.copytree(repo / "reranker" / "1", repo / "reranker" / "2")
     victim = next(p for p in sorted((repo / "reranker" / "2").glob("*.json")) if p.name != MANIFEST)
     victim.write_text(victim.read_text() + " ")

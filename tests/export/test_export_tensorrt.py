@@ -12,6 +12,7 @@ import torch
 from helpers import compose
 from hrmtrain.export import onnx as ox
 from hrmtrain.export import tensorrt as trt
+from hrmtrain.models.base import ModelSource, load_tokenizer, tiny_config
 
 TRT = SimpleNamespace(batch=[1, 2, 8], sequence=[1, 64, 256], past_sequence=[0, 32, 512], precision="bf16",
                       builder="python", workspace_gib=1.0)
@@ -20,8 +21,6 @@ TRT = SimpleNamespace(batch=[1, 2, 8], sequence=[1, 64, 256], past_sequence=[0, 
 @pytest.fixture(scope="module")
 def tiny_onnx(tmp_path_factory):
     from transformers import AutoModelForCausalLM
-
-    from hrmtrain.models.base import ModelSource, load_tokenizer, tiny_config
 
     tmp = tmp_path_factory.mktemp("trt")
     tok = load_tokenizer(ModelSource("tiny", None))

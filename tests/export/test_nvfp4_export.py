@@ -12,16 +12,18 @@ import torch
 
 from helpers import compose, small_train
 from hrmtrain.errors import HrmError
-from hrmtrain.models import nvfp4_checkpoint as export_nvfp4
+from hrmtrain.export.repository import CONFIG, Repository, parse_config
+from hrmtrain.export.stage import export
 from hrmtrain.models import nvfp4
+from hrmtrain.models import nvfp4_checkpoint as export_nvfp4
+from hrmtrain.run_report import write_report
+from hrmtrain.train.stage import train
 
 pytest.importorskip("modelopt", reason="nvidia-modelopt (the dev extras install it) writes the checkpoint")
 
 
 @pytest.fixture(scope="module")
 def nvfp4_run(tmp_path_factory, sample_data):
-    from hrmtrain.train.stage import train
-
     tmp = tmp_path_factory.mktemp("nvfp4")
     (tmp / "data").symlink_to(sample_data)
     return train(compose(small_train(tmp, "fp4", steps=8, extra=["model.quant=nvfp4",
@@ -121,8 +123,6 @@ def test_without_modelopt_the_reason_names_the_extra(monkeypatch):
 
 
 def test_run_report_names_the_checkpoint_and_the_perf_options(nvfp4_run):
-    from hrmtrain.run_report import write_report
-
     page = write_report(nvfp4_run.run_dir).read_text()
     assert "NVFP4 checkpoint validation loss" in page and "ModelOpt 0.47.0" in page
     assert "perf: fused_adamw" in page and "step time (s, median)" in page
@@ -131,9 +131,6 @@ def test_run_report_names_the_checkpoint_and_the_perf_options(nvfp4_run):
 def test_checkpoint_goes_into_the_repository_for_vllm(nvfp4_run, tmp_path):
     """`hrmtrain export` places the ModelOpt checkpoint, with its quant config, as a model for Triton's vLLM
     backend (model.json naming the checkpoint), hashed and traced like the ONNX models."""
-    from hrmtrain.export.repository import CONFIG, Repository, parse_config
-    from hrmtrain.export.stage import export
-
     tmp = nvfp4_run.run_dir.parent.parent
     cfg = compose(small_train(tmp, "fp4", extra=["export.models=[]", f"export.repository={tmp_path / 'repo'}"]))
     results = export(cfg, nvfp4_run.run_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hrmtrain.household.schemas import TOOLS
-from hrmtrain.household.state import Household, Recipe
+from hrmtrain.household.state import Email, Household, Recipe
 from hrmtrain.household.tools import IMPLEMENTATIONS, execute
 
 
@@ -62,7 +62,6 @@ def test_calendar_create_list_move_delete():
 
 def test_email_draft_send_and_read_marks_read():
     h = home()
-    from hrmtrain.household.state import Email
 
     h.emails["m1"] = Email("m1", "inbox", "sam@example.org", ["alex@example.org"], "Boiler", "Engineer at 10", "2026-03-01T08:00", True)
     assert [m["message_id"] for m in execute(h, "email_list", {"unread_only": True}).content["messages"]] == ["m1"]

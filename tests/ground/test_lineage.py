@@ -7,7 +7,7 @@ import json
 import pytest
 
 from helpers import run_cli
-from hrmtrain.lineage import AuditLog, LineageError, content_hash
+from hrmtrain.lineage import AuditLog, LineageError, content_hash, entry_hash
 
 
 @pytest.fixture
@@ -167,7 +167,6 @@ def test_last_entry_removed_with_the_head_deleted_or_broken_is_a_problem(chain, 
 
 def _rewrite_entry_one(log):
     """What anyone with write access can do to an unkeyed chain: edit entry 1, recompute every hash and the head."""
-    from hrmtrain.lineage import entry_hash
 
     entries = log.entries()
     entries[0]["members"] = ["Alex"]  # hide that Sam's data went in

@@ -24,6 +24,7 @@ from hrmtrain.humaneval import stats
 from hrmtrain.humaneval.store import Study
 from hrmtrain.humaneval.study import System, create
 from test_humaneval_stats import hand_alpha
+from hrmtrain.humaneval.report_section import write_standalone
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCRIPT = '<script>document.title = "pwned"</script><b>bold?</b>'
@@ -176,7 +177,6 @@ def test_two_raters_rate_with_mouse_and_keyboard_resume_and_the_report_matches_b
     assert summary["gold_accuracy"] == {r: {"correct": 2, "rated": 2, "accuracy": 1.0} for r in ("ann", "bob")}
     assert summary["ab"]["wins"]["oracle"] == summary["ab"]["tasks"]
     # the report section, opened in the browser: the figures it shows are these
-    from hrmtrain.humaneval.report_section import write_standalone
 
     page_path = write_standalone(summary, tmp_path / "report.html", "human evaluation")
     context = browser.new_context(viewport={"width": 1000, "height": 900})

@@ -17,6 +17,7 @@ import textwrap
 import pytest
 
 from helpers import run_cli
+from hrmtrain.humaneval import exchange
 from hrmtrain.humaneval.store import Study, StudyError
 from hrmtrain.humaneval.study import System, create
 
@@ -138,8 +139,6 @@ def test_a_killed_writer_loses_no_acknowledged_rating(results, tmp_path):
 
 
 def test_cli_create_rate_report_and_exchange(results, tmp_path, sample_data):
-    from hrmtrain.humaneval import exchange
-
     db = tmp_path / "s.sqlite"
     base = ["--study", str(db)]
     res = run_cli(["humaneval", "create", *base, "--system", f"oracle={results['scripted']}",

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hrmtrain.models import nvfp4
-from hrmtrain.models.nvfp4 import NVFP4FakeQuant, nvfp4_fake_quantize, nvfp4_quantize, round_e2m1
+from hrmtrain.models.nvfp4 import E2M1_GRID, NVFP4FakeQuant, nvfp4_encode, nvfp4_fake_quantize, nvfp4_quantize, round_e2m1
 
 GRID = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
 
@@ -68,8 +68,6 @@ def _weights():
 
 
 def test_codes_and_scales_match_torchao_bit_for_bit():
-    from hrmtrain.models.nvfp4 import nvfp4_encode
-
     for w in _weights():
         packed, scales, tensor_scale = nvfp4_encode(w)
         ref_packed, ref_scales = _torchao_reference(w)
@@ -79,8 +77,6 @@ def test_codes_and_scales_match_torchao_bit_for_bit():
 
 
 def test_packed_codes_decode_to_the_fake_quantized_weights():
-    from hrmtrain.models.nvfp4 import E2M1_GRID, nvfp4_encode
-
     w = torch.randn(16, 64)
     packed, scales, tensor_scale = nvfp4_encode(w)
     codes = torch.stack([packed & 0xF, packed >> 4], dim=-1).reshape(w.shape).long()

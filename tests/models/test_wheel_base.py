@@ -10,6 +10,7 @@ import zipfile
 import pytest
 import torch
 
+from helpers import conversation_rows
 from hrmtrain.errors import ModelNotFoundError
 from hrmtrain.models import base as models
 from hrmtrain.models import wheel_base
@@ -54,8 +55,6 @@ def test_converted_folder_gives_the_gguf_models_logits(smollm2):
 
 
 def test_the_converted_tokenizer_carries_the_lmodule_template_and_trains_episodes_as_one_sequence(smollm2):
-    from helpers import conversation_rows
-
     _, folder, _ = smollm2
     source = models.resolve(str(folder))
     tok = models.load_tokenizer(source)

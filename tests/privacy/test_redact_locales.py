@@ -10,9 +10,10 @@ import sys
 import pytest
 
 from helpers import ROOT, run_cli
+from hrmtrain.errors import DataError
+from hrmtrain.privacy.directory import Directory
 from hrmtrain.privacy.pii import locale as pii_locale
 from hrmtrain.privacy.redact import Redactor
-from hrmtrain.errors import DataError
 
 CAUGHT = [
     # phones in national formats, no country code
@@ -138,8 +139,6 @@ def test_data_redact_takes_mixed_locales_and_a_lines_own_locale(tmp_path):
 
 
 def test_a_household_locale_without_rules_is_named(tmp_path):
-    from hrmtrain.privacy.directory import Directory
-
     path = tmp_path / "household.json"
     path.write_text(json.dumps({"members": [{"name": "Ana"}], "locale": "pt_BR"}))
     with pytest.raises(DataError, match="pt_BR") as exc:

@@ -28,7 +28,6 @@ ENTRY = ("hrmtrain.cli", "hrmtrain.commands", "hrmtrain.pipeline", "hrmtrain.run
          "hrmtrain.__main__")
 
 
-
 def modules() -> dict[str, Path]:
     out = {}
     for path in (SRC / "hrmtrain").rglob("*.py"):

@@ -9,18 +9,17 @@ import shutil
 
 import pytest
 
+from hrmtrain.errors import DataError, HrmError
 from hrmtrain.privacy.consent import ConsentRegistry
 from hrmtrain.privacy.directory import Directory
-from hrmtrain.errors import DataError, HrmError
 from hrmtrain.retrieval.corpus import read_corpus
 from hrmtrain.retrieval.embed import default_embedder
 from hrmtrain.retrieval.queries import build_query_sets, read_questions, split_documents, template_queries
+from hrmtrain.sample.household import generate
 
 
 @pytest.fixture(scope="module")
 def household(tmp_path_factory):
-    from hrmtrain.sample.household import generate
-
     root = tmp_path_factory.mktemp("hh") / "household"
     hh = generate(root, seed=0)
     return root, hh

@@ -11,6 +11,7 @@ import pytest
 
 from hrmtrain.errors import HrmError
 from hrmtrain.retrieval.corpus import Chunk
+from hrmtrain.retrieval.endpoint import ChatEndpoint
 from hrmtrain.retrieval.judge import PAIRWISE, POINTWISE, Judge, judge_mined
 from hrmtrain.retrieval.mine import Mined
 from hrmtrain.retrieval.queries import Query, teacher_queries
@@ -124,8 +125,6 @@ def test_a_failing_endpoint_is_reported_not_raised(server):
 
 
 def test_teacher_writes_one_query_per_chunk_and_names_a_failing_endpoint(server):
-    from hrmtrain.retrieval.endpoint import ChatEndpoint
-
     chunks = [Chunk("c1", "public/a.md", "a manual\nCleaning\nClean it."), Chunk("c2", "public/b.md", "b")]
     qs = teacher_queries(ChatEndpoint(server, "teacher", max_tokens=64), chunks, progress=False)
     assert [(q.text, q.positives, q.source) for q in qs] == [("Where is the RELEVANT bit?", ["c1"], "teacher"),

@@ -8,9 +8,12 @@ import random
 import pytest
 
 from hrmtrain.retrieval.corpus import Chunk
-from hrmtrain.retrieval.embed import build_index, default_embedder, encode, load_embedder
+from hrmtrain.retrieval.embed import build_index, default_embedder, encode, inference_autocast, load_embedder
+from hrmtrain.retrieval.judge import Judgements
 from hrmtrain.retrieval.mine import MiningRule, mine, tuples
 from hrmtrain.retrieval.queries import Query
+from hrmtrain.retrieval.rerank import new_reranker, rerank
+from hrmtrain.retrieval.stage import rerank_lists
 
 TOPICS = ["dishwasher", "washing machine", "tumble dryer", "oven", "boiler", "router", "fridge", "microwave"]
 SECTIONS = [("Error codes", "E{n}: the {p} is blocked."), ("Cleaning", "Clean the {p} every {n} weeks."),
@@ -98,8 +101,6 @@ def test_positives_are_never_negatives_and_the_margin_holds(embedder, data):
 
 
 def test_rescoring_with_a_cross_encoder_uses_its_scores_in_one_batched_call(embedder, data):
-    from hrmtrain.retrieval.rerank import new_reranker
-
     chunks, queries = data
     ce = new_reranker(default_embedder(), 64)
     calls = []
@@ -121,7 +122,6 @@ def test_rescoring_with_a_cross_encoder_uses_its_scores_in_one_batched_call(embe
     assert calls[0] == expected
     m = mined[0]
     text = {c.id: c.text for c in chunks}
-    from hrmtrain.retrieval.embed import inference_autocast
 
     with inference_autocast():  # the miner scores under the same precision rule
         direct = [float(x) for x in predict([(m.query.text, text[n]) for n in m.negatives])]
@@ -129,9 +129,6 @@ def test_rescoring_with_a_cross_encoder_uses_its_scores_in_one_batched_call(embe
 
 
 def test_tuples_have_one_width_and_the_reranker_lists_carry_labels(embedder, data):
-    from hrmtrain.retrieval.judge import Judgements
-    from hrmtrain.retrieval.stage import rerank_lists
-
     chunks, queries = data
     text = {c.id: c.text for c in chunks}
     mined = mine(embedder, queries, chunks, MiningRule(0, 10, 0.05, 2))
@@ -146,8 +143,6 @@ def test_tuples_have_one_width_and_the_reranker_lists_carry_labels(embedder, dat
 
 
 def test_rerank_reorders_only_the_top_candidates(data):
-    from hrmtrain.retrieval.rerank import rerank
-
     chunks, _ = data
     text = {c.id: c.text for c in chunks}
 

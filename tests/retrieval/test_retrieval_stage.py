@@ -13,6 +13,7 @@ import pytest
 
 from helpers import read_jsonl, run_cli
 from test_retrieval_judge import Scripted
+from hrmtrain.lineage import content_hash
 
 SMALL = ["retrieval.epochs=0.5", "retrieval.generated_per_chunk=0", "retrieval.mining.epochs=0.25",
          "retrieval.reranker.epochs=0.25", "retrieval.judge.pairs=6", "logging.wandb_mode=disabled"]
@@ -67,7 +68,6 @@ def test_stage_writes_models_index_results_and_report(stage):
     reranker = CrossEncoder(str(out / "reranker"), device="cpu")
     assert len(reranker.predict([(held[0]["text"], chunks[0]["text"])])) == 1
     # manifests: what each model is, its use, and the corpus it was trained on
-    from hrmtrain.lineage import content_hash
 
     emb_manifest = json.loads((out / "embedder" / "hrmtrain_manifest.json").read_text())
     rr_manifest = json.loads((out / "reranker" / "hrmtrain_manifest.json").read_text())

@@ -9,6 +9,8 @@ import sys
 import pytest
 
 from helpers import compose, read_jsonl, small_train
+from hrmtrain.errors import HrmError
+from hrmtrain.train.distributed import check_membership
 from hrmtrain.train.stage import train
 
 STEPS = 4
@@ -66,9 +68,6 @@ def test_a_rank_outside_the_group_is_refused(monkeypatch):
     processes where the group has one is refused with the rank named."""
     import torch
     import torch.distributed as dist
-
-    from hrmtrain.errors import HrmError
-    from hrmtrain.train.distributed import check_membership
 
     store = dist.HashStore()
     dist.init_process_group("gloo", store=store, rank=0, world_size=1)

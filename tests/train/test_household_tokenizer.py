@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from helpers import conversation_rows
+from helpers import compose, conversation_rows, run_cli, small_train
+from hrmtrain.config import ConfigValueError, check_values
 from hrmtrain.train.dataset import Row
-from hrmtrain.train.household_tokenizer import train_household_tokenizer, vocabulary_digest
+from hrmtrain.train.household_tokenizer import tiny_tokenizer, train_household_tokenizer, vocabulary_digest
 
 
 def _rows(n: int = 40) -> list[Row]:
@@ -62,9 +63,6 @@ def test_the_same_rows_give_the_same_tokenizer(household, tokenizer):
 
 
 def test_too_small_a_vocabulary_is_refused_with_the_key():
-    from helpers import compose
-    from hrmtrain.config import ConfigValueError, check_values
-
     with pytest.raises(ConfigValueError, match="model.tiny.vocab_size"):
         check_values(compose(["model.tiny.vocab_size=100"]))
 
@@ -73,8 +71,6 @@ def test_too_small_a_vocabulary_is_refused_with_the_key():
 @pytest.mark.slow
 def test_training_with_it_keeps_it_in_the_run_and_the_model_and_resumes_with_it(workdir):
     from transformers import AutoTokenizer
-
-    from helpers import run_cli, small_train
 
     opts = ["model.tiny.tokenizer=household", "model.tiny.vocab_size=1024", "trainer.max_length=1536"]
     first = run_cli(["train", *small_train(workdir, "hh", steps=4, extra=opts)], workdir)
@@ -91,9 +87,6 @@ def test_training_with_it_keeps_it_in_the_run_and_the_model_and_resumes_with_it(
 
 
 def test_a_resumed_run_uses_its_saved_tokenizer(household, tokenizer, tmp_path):
-    from helpers import compose
-    from hrmtrain.train.household_tokenizer import tiny_tokenizer
-
     cfg = compose(["model.tiny.tokenizer=household", "model.tiny.vocab_size=600"])
     household.save_pretrained(tmp_path / "tokenizer")  # learnt with 512 entries: not what cfg would learn
     resumed = tiny_tokenizer(cfg, tokenizer, _rows(), tmp_path, resuming=True)

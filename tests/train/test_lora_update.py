@@ -7,9 +7,9 @@ import torch
 from peft.tuners.lora.layer import Linear as LoraLinear
 
 from helpers import compose
+from hrmtrain.models.base import ModelSource, load_tokenizer
 from hrmtrain.train.lora_update import _fused_forward
 from hrmtrain.train.loss import SFTLoss
-from hrmtrain.models.base import ModelSource, load_tokenizer
 from hrmtrain.train.model import causal_lm, load_model
 
 LORA = ["model.lora.enabled=true", "model.lora.r=8"]

@@ -7,8 +7,14 @@ import math
 import torch
 import torch.nn.functional as F
 
-from hrmtrain.prompt.chat import IGNORE
+from helpers import conversation_rows
+from hrmtrain.config import TinyModelConfig
+from hrmtrain.models.base import ModelSource
+from hrmtrain.prompt.chat import ChatEncoder, IGNORE
+from hrmtrain.train import varlen_attention
+from hrmtrain.train.dataset import collate, collate_packed
 from hrmtrain.train.loss import SFTLoss, chunked_cross_entropy_sum
+from hrmtrain.train.model import load_model
 
 
 def test_chunked_matches_full_cross_entropy_in_value_and_gradient():
@@ -27,10 +33,6 @@ def test_chunked_matches_full_cross_entropy_in_value_and_gradient():
 
 def _tiny_lm(tokenizer):
     from omegaconf import OmegaConf
-
-    from hrmtrain.config import TinyModelConfig
-    from hrmtrain.models.base import ModelSource
-    from hrmtrain.train.model import load_model
 
     cfg = OmegaConf.create({"tiny": TinyModelConfig(), "quant": "none", "lora": {"enabled": False}})
     return load_model(ModelSource("tiny", None), cfg, tokenizer)
@@ -57,16 +59,11 @@ def test_sft_loss_equals_transformers_loss(tokenizer):
 
 
 def _examples(tokenizer, n: int = 6):
-    from helpers import conversation_rows
-    from hrmtrain.prompt.chat import ChatEncoder
-
     encoder = ChatEncoder(tokenizer)
     return [ex for row in conversation_rows(n) for ex in encoder.encode(row["messages"], row["tools"], 1024)]
 
 
 def test_packed_loss_and_gradients_equal_the_padded_ones(tokenizer):
-    from hrmtrain.train.dataset import collate, collate_packed
-
     lm = _tiny_lm(tokenizer)
     sft = SFTLoss(lm, chunk_size=64)
     examples = _examples(tokenizer)
@@ -85,7 +82,6 @@ def test_packed_loss_and_gradients_equal_the_padded_ones(tokenizer):
 
 def test_packing_without_position_restarts_would_leak_across_examples(tokenizer):
     """The check above can fail: positions that run on make one long sequence, and the loss changes."""
-    from hrmtrain.train.dataset import collate, collate_packed
 
     lm = _tiny_lm(tokenizer)
     sft = SFTLoss(lm, chunk_size=64)
@@ -100,8 +96,6 @@ def test_packing_without_position_restarts_would_leak_across_examples(tokenizer)
 
 
 def test_rows_never_exceed_the_width_and_keep_every_example(tokenizer):
-    from hrmtrain.train.dataset import collate_packed
-
     examples = _examples(tokenizer, 8)
     width = max(len(e.input_ids) for e in examples) + 10
     packed = collate_packed(examples, tokenizer.pad_token_id, width)
@@ -130,9 +124,6 @@ def test_packed_rows_attend_per_sequence_as_the_block_mask_would(tokenizer, monk
     """varlen_attention: each packed sequence gets its own causal SDPA call (no S x S mask over the row), and
     the loss and gradients are those of transformers' sdpa path with its block-diagonal mask."""
     import torch.nn.functional as F
-
-    from hrmtrain.train import varlen_attention
-    from hrmtrain.train.dataset import collate_packed
 
     lm = _tiny_lm(tokenizer)
     examples = _examples(tokenizer, 4)

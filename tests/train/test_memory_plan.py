@@ -9,15 +9,14 @@ from omegaconf import OmegaConf
 
 from helpers import run_cli
 from hrmtrain.config import TinyModelConfig
+from hrmtrain.models.base import ModelSource, vocab_size
 from hrmtrain.train import memory_plan
 from hrmtrain.train.memory_plan import GB, Shape, plan
+from hrmtrain.train.model import count_parameters, load_model
 
 
 @pytest.fixture(scope="module")
 def tiny_lora_and_full(tokenizer):
-    from hrmtrain.models.base import ModelSource
-    from hrmtrain.train.model import count_parameters, load_model
-
     out = {}
     for lora in (False, True):
         cfg = OmegaConf.create({"tiny": TinyModelConfig(), "quant": "none",
@@ -28,8 +27,6 @@ def tiny_lora_and_full(tokenizer):
 
 
 def test_the_planned_parameter_counts_are_the_models_own(tokenizer, tiny_lora_and_full):
-    from hrmtrain.models.base import vocab_size
-
     cfg = OmegaConf.create({"base": "tiny", "tiny": TinyModelConfig()})
     shape = memory_plan.shape_of(cfg, vocab_size(tokenizer))
     total, trainable = tiny_lora_and_full[False]

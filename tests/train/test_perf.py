@@ -9,12 +9,14 @@ import pytest
 import torch
 
 from helpers import compose, read_jsonl, small_train
-from hrmtrain.train import perf
-from hrmtrain.prompt.chat import IGNORE
-from hrmtrain.train.dataset import StepBatches, StepDataset, ValBatches, collate, loader
-from hrmtrain.train.loss import SFTLoss
+from hrmtrain.config import check_values
 from hrmtrain.models.base import ModelSource
+from hrmtrain.prompt.chat import ChatEncoder, IGNORE
+from hrmtrain.train import perf
+from hrmtrain.train.dataset import StepBatches, StepDataset, ValBatches, collate, encode_rows, load_rows, loader
+from hrmtrain.train.loss import SFTLoss
 from hrmtrain.train.model import load_model
+from hrmtrain.train.stage import train
 
 
 def _tiny(tokenizer, layers: int = 2):
@@ -137,9 +139,6 @@ def test_compiled_layers_give_the_eager_loss_and_gradients(tokenizer):
 
 
 def _examples(tokenizer, sample_data, n=24):
-    from hrmtrain.prompt.chat import ChatEncoder
-    from hrmtrain.train.dataset import encode_rows, load_rows
-
     return encode_rows(load_rows(sample_data / "val.parquet")[:n], ChatEncoder(tokenizer), 1024)
 
 
@@ -192,15 +191,11 @@ def test_pinned_batches_reach_the_gpu(tokenizer, sample_data):
                                            ("perf.loader_workers=-1", "perf.loader_workers"),
                                            ("perf.prefetch_factor=0", "perf.prefetch_factor")])
 def test_bad_perf_values_name_the_key(override, key):
-    from hrmtrain.config import check_values
-
     with pytest.raises(Exception, match=key.split(".")[-1]):
         check_values(compose([override]))
 
 
 def test_cli_run_with_perf_options_trains_the_same_and_reports_them(workdir):
-    from hrmtrain.train.stage import train
-
     plain = train(compose(small_train(workdir, "plain", steps=4)))
     tuned = train(compose(small_train(workdir, "tuned", steps=4, extra=[
         "perf.gradient_checkpointing=true", "perf.channels_last=true", "perf.loader_workers=1",
@@ -245,8 +240,6 @@ def test_on_a_gpu_fused_adamw_and_compiled_layers_keep_the_eager_result(tokenize
 
 @needs_cuda
 def test_on_a_gpu_peak_memory_is_cudas_max_allocated(workdir):
-    from hrmtrain.train.stage import train
-
     torch.cuda.reset_peak_memory_stats()
     result = train(compose(small_train(workdir, "gpu", steps=2, extra=["trainer.device=cuda"])))
     rows = [r for r in read_jsonl(result.run_dir / "metrics.jsonl") if "train/peak_memory_mb" in r]

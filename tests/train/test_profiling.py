@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from helpers import compose, run_cli, small_train
+from hrmtrain.config import ConfigValueError, check_values
 
 
 def test_profile_writes_trace_and_top_operators(workdir):
@@ -39,8 +40,6 @@ def test_a_run_shorter_than_the_window_says_so(workdir):
 
 
 def test_profile_window_values_are_checked():
-    from hrmtrain.config import ConfigValueError, check_values
-
     with pytest.raises(ConfigValueError, match="perf.profile_steps"):
         check_values(compose(["perf.profile_steps=0"]))
     with pytest.raises(ConfigValueError, match="perf.profile_wait"):

@@ -10,12 +10,12 @@ import torch
 from omegaconf import OmegaConf
 
 from helpers import compose, read_jsonl, small_train, val_losses
+from hrmtrain.config import ConfigValueError, check_values
 from hrmtrain.models.base import ModelSource, load_tokenizer
 from hrmtrain.train.model import load_model
 from hrmtrain.train.stage import train
 
 QLORA = ["model.lora.enabled=true", "model.lora.qlora=true", "model.lora.r=8", "trainer.lr=1e-2"]
-
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +102,6 @@ def test_qlora_checkpoints_hold_only_the_adapters_and_resume(qlora_run):
 
 
 def test_qlora_without_lora_or_with_nvfp4_names_the_key():
-    from hrmtrain.config import ConfigValueError, check_values
-
     with pytest.raises(ConfigValueError, match="model.lora.qlora"):
         check_values(compose(["model.lora.qlora=true"]))
     with pytest.raises(ConfigValueError, match="model.lora.qlora"):

@@ -12,6 +12,8 @@ import pytest
 
 from helpers import compose, read_jsonl, run_cli, small_train
 from hrmtrain.errors import CheckpointError
+from hrmtrain.train import checkpoint
+from hrmtrain.train.distributed import DistInfo
 from hrmtrain.train.stage import train
 
 STEPS = 8  # a checkpoint every 4 steps (small_train): killed after the first, resumed to the end
@@ -88,9 +90,6 @@ def test_a_checkpoint_that_cannot_be_written_is_named_and_leaves_the_earlier_one
     import resource
 
     import torch
-
-    from hrmtrain.train import checkpoint
-    from hrmtrain.train.distributed import DistInfo
 
     torch.manual_seed(0)
     model = torch.nn.Linear(256, 256)

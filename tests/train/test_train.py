@@ -8,8 +8,17 @@ import pytest
 import torch
 
 from helpers import compose, read_jsonl, small_train, val_losses
+from hrmtrain.config import TinyModelConfig
+from hrmtrain.errors import HrmError
+from hrmtrain.lineage import AuditLog, LineageError
+from hrmtrain.models.base import ModelSource, load_tokenizer
+from hrmtrain.prompt.chat import ChatEncoder
+from hrmtrain.train.dataset import encode_rows, evenly_spaced, load_rows
+from hrmtrain.train.loss import SFTLoss
+from hrmtrain.train.model import causal_lm, load_model
 from hrmtrain.train.stage import train
-
+from hrmtrain.train.task_validation import Choice, TaskValidation, restore
+from hrmtrain.train.tracking import read_offline_history
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +42,6 @@ def test_full_fine_tuning_lowers_validation_loss(full_run):
 def test_validation_subset_is_the_same_evenly_spread_rows(full_run, sample_data, tokenizer):
     """The tiny experiment validates on 8 rows spread over the whole split (not its first 8, which would be
     one kind of request), and trainer.val_subset=0 keeps all of them."""
-    from hrmtrain.prompt.chat import ChatEncoder
-    from hrmtrain.train.dataset import encode_rows, evenly_spaced, load_rows
-
     rows = load_rows(sample_data / "val.parquet")
     picked = evenly_spaced(rows, 8)
     assert len(picked) == 8 and picked[0] is rows[0] and picked[-1] is rows[(7 * len(rows)) // 8]
@@ -49,8 +55,6 @@ def test_validation_subset_is_the_same_evenly_spread_rows(full_run, sample_data,
 
 
 def test_wandb_offline_metrics_read_back(full_run):
-    from hrmtrain.train.tracking import read_offline_history
-
     logged = read_offline_history(full_run.run_dir)
     ours = read_jsonl(full_run.run_dir / "metrics.jsonl")
     train_rows = [r for r in logged if "train/loss" in r]
@@ -98,10 +102,6 @@ def test_lora_trains_only_adapters(tmp_path, sample_data):
     # the merged model differs from the untrained base only in the adapted linear layers
     from safetensors.torch import load_file
 
-    from hrmtrain.models.base import ModelSource, load_tokenizer
-
-    from hrmtrain.train.model import load_model
-
     from omegaconf import OmegaConf
 
     base = load_model(ModelSource("tiny", None), OmegaConf.merge(cfg.model, {"lora": {"enabled": False}}),
@@ -123,8 +123,6 @@ def test_nvfp4_fake_quant_trains_and_saves_master_weights(tmp_path, sample_data)
 
 
 def test_existing_run_is_not_overwritten(tmp_path, sample_data):
-    from hrmtrain.errors import HrmError
-
     (tmp_path / "data").symlink_to(sample_data)
     (tmp_path / "runs" / "taken").mkdir(parents=True)
     (tmp_path / "runs" / "taken" / "keep.txt").write_text("mine")
@@ -134,8 +132,6 @@ def test_existing_run_is_not_overwritten(tmp_path, sample_data):
 
 
 def test_a_log_that_does_not_verify_stops_training_before_it_starts(tmp_path, sample_data):
-    from hrmtrain.lineage import LineageError
-
     (tmp_path / "data").symlink_to(sample_data)
     (tmp_path / "lineage").mkdir()
     (tmp_path / "lineage" / "audit.jsonl").write_text('{"seq": 1, "stage": "data"}\n')  # no hash, no head
@@ -145,9 +141,6 @@ def test_a_log_that_does_not_verify_stops_training_before_it_starts(tmp_path, sa
 
 
 def test_a_model_the_log_refuses_is_moved_out_of_use(tmp_path, sample_data, monkeypatch):
-    from hrmtrain.errors import HrmError
-    from hrmtrain.lineage import AuditLog
-
     (tmp_path / "data").symlink_to(sample_data)
 
     def failing(self, *a, **kw):
@@ -161,8 +154,6 @@ def test_a_model_the_log_refuses_is_moved_out_of_use(tmp_path, sample_data, monk
 
 
 def test_checkpoint_choice_keeps_the_best_by_task_success_then_loss_and_counts_stale_evaluations():
-    from hrmtrain.train.task_validation import Choice, TaskValidation, restore
-
     model = torch.nn.Linear(2, 2)
     tv = TaskValidation.__new__(TaskValidation)  # update() needs no tasks
     choice = Choice()
@@ -198,11 +189,6 @@ def test_lora_keeps_its_frozen_base_in_bf16_and_trains_only_fp32_adapters():
     """Where the run computes in bf16 the frozen base is stored in bf16 (half of fp32) and gets no gradient;
     the adapters stay fp32 and learn under bf16 autocast."""
     from omegaconf import OmegaConf
-
-    from hrmtrain.config import TinyModelConfig
-    from hrmtrain.train.loss import SFTLoss
-    from hrmtrain.models.base import ModelSource, load_tokenizer
-    from hrmtrain.train.model import causal_lm, load_model
 
     cfg = OmegaConf.create({"tiny": TinyModelConfig(), "quant": "none",
                             "lora": {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}})
