@@ -141,10 +141,11 @@ class Plan:
 
 def plan(shape: Shape, method: str, *, tokens: int, bf16: bool, checkpointing: bool, chunk: int,
          lora_r: int = 16, lora_base_dtype: str = "bf16", gpus: int = 1, runtime: int = CUDA_RUNTIME_BYTES,
-         loss_tokens: int | None = None) -> Plan:
+         loss_tokens: int | None = None, val_tokens: int | None = None, val_loss_tokens: int | None = None) -> Plan:
     """Bytes one device holds at the peak of a step (module docstring), for `method` full|lora|qlora.
     `loss_tokens`: the positions with a label (the loss projects only those onto the vocabulary); by
-    default every token, the worst case."""
+    default every token, the worst case. `val_tokens`, `val_loss_tokens`: the same for the largest
+    validation batch (padded); by default those of the step."""
     p, linear = shape.params(), shape.linear_params()
     base_bytes = {"bf16": 2, "fp16": 2, "fp32": 4}[lora_base_dtype]  # a (Q)LoRA run's frozen weights
     if method == "full":
@@ -180,8 +181,10 @@ def plan(shape: Shape, method: str, *, tokens: int, bf16: bool, checkpointing: b
     parts["runtime"] = runtime
     # validation between steps (no grad): the weights, AdamW's state and one chunk's logits with their
     # log-softmax; it sets the peak only where the vocabulary dwarfs the model (the tiny Qwen3: 151,936 x 64)
-    validation = (parts["weights"] + parts["optimizer (AdamW)"] + runtime + 2 * min(chunk, tokens) * shape.vocab * 4
-                  + tokens * shape.hidden * 4)
+    val_tokens = tokens if val_tokens is None else val_tokens
+    val_labelled = val_tokens if val_loss_tokens is None else min(val_loss_tokens, val_tokens)
+    validation = (parts["weights"] + parts["optimizer (AdamW)"] + runtime
+                  + 2 * min(chunk, val_labelled) * shape.vocab * 4 + val_tokens * shape.hidden * 4)
     parts["validation, beyond the step"] = max(0, validation - sum(parts.values()))
     return Plan(method, gpus, parts)
 
