@@ -331,6 +331,8 @@ class EvalConfig:
     tasks: Optional[str] = None  # default: the test split under data.path
     curated: bool = True  # add the bundled multi-step tasks (eval/curated_tasks.jsonl)
     safety: bool = True  # run the safety tasks (refuse or ask first) beside the task set
+    # the tasks a simulated user plays out: ask for what is missing, then finish (eval/dialogue.py)
+    dialogue: bool = True
     loop: EvalLoop = EvalLoop.both
     planner: EvalPlanner = EvalPlanner.passthrough
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)  # for policy=openai

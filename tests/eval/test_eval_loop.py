@@ -85,6 +85,9 @@ def test_eval_cli_writes_results(sample_data, tmp_path):
             assert summary["overall"]["rate"] == expected
             assert len(results["loops"][loop]["episodes"]) == results["tasks"]
         assert "overall" in res.stdout and "95% CI" in res.stdout
+        dialogue = results["dialogue"]["summary"]  # the simulated user's tasks: asked, then finished
+        assert dialogue["overall"]["rate"] == expected and dialogue["overall"]["n"] == 3
+        assert "dialogue tasks" in res.stdout
 
     section = eval_section(tmp_path / "eval-scripted.json")
     assert 'id="eval"' in section and "(100%, " in section and "argument match" in section
