@@ -61,6 +61,7 @@ HRM_VARIANTS = {
     "hrm-qlora": ["model.lora.enabled=true", "model.lora.qlora=true"],
 }
 HRM_BASE = ["trainer.packing=true"]  # every hrm-* variant starts from this
+VAL_SUBSET = 4  # validation rows of the hrm runs (trainer.val_subset)
 BASELINES = ("trl", "hf-trainer")
 PARTIAL = {"hrm-lora", "hrm-qlora"}  # train adapters only: reported, not compared with full fine-tuning baselines
 
@@ -118,11 +119,13 @@ def shape_matched_peak(gemms, dtype: torch.dtype, repeats: int = 5) -> float:
     flops = seconds = 0.0
     for (m, k, n), times in gemms:
         a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
-        torch.mm(a, b)
+        # into one output, touched before timing: the kernel's speed, not the first touch of a fresh output's
+        # pages (on some VMs a page fault costs ~10 us; a fresh [3000, 1536] output is 4,500 of them)
+        out = torch.mm(a, b)
         runs = []
         for _ in range(repeats):
             start = time.perf_counter()
-            torch.mm(a, b)
+            torch.mm(a, b, out=out)
             runs.append(time.perf_counter() - start)
         flops += 2 * m * k * n * times
         seconds += statistics.median(runs) * times
@@ -203,7 +206,8 @@ def worker_hrm(spec: dict, overrides: list[str]) -> dict:
     cfg = compose_for(spec, [f"run.dir={out}", "run.name=bench", f"lineage.dir={out / 'lineage'}",
                              f"trainer.max_steps={steps}", f"trainer.precision={spec['precision']}",
                              f"trainer.eval_every={steps}", f"trainer.checkpoint_every={steps}",
-                             "trainer.eval_tasks_every=0", "trainer.val_subset=4", "trainer.warmup_steps=0", f"trainer.lr={spec['lr']}",
+                             "trainer.eval_tasks_every=0", f"trainer.val_subset={VAL_SUBSET}", "trainer.warmup_steps=0",
+                             f"trainer.lr={spec['lr']}",
                              "logging.wandb_mode=disabled", *HRM_BASE, *overrides])
     result = train(cfg)
     rows = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -225,10 +229,26 @@ def worker_runtime(spec: dict) -> dict:
     return {"runtime_bytes": psutil.Process().memory_info().rss}
 
 
+def validation_batch(spec: dict, val_subset: int = VAL_SUBSET) -> tuple[int, int]:
+    """(padded tokens, labelled positions) of the largest validation batch an hrm run evaluates."""
+    from hrmtrain.models import base as base_model
+    from hrmtrain.prompt.chat import ChatEncoder
+    from hrmtrain.train.dataset import ValBatches, encode_rows, evenly_spaced, load_train_val
+
+    cfg = compose_for(spec)
+    tokenizer = base_model.load_tokenizer(base_model.resolve(spec["base"]), cfg.model.chat_template)
+    _, val_rows = load_train_val(cfg.data.path, cfg.data.val_ratio, cfg.data.seed)
+    encoder = ChatEncoder(tokenizer, enable_thinking=cfg.data.enable_thinking)
+    examples = encode_rows(evenly_spaced(val_rows, val_subset), encoder, spec["max_length"])
+    batches = ValBatches(examples, cfg.trainer.batch_size, tokenizer.pad_token_id).chunks
+    return max(((len(b) * max(len(e.input_ids) for e in b), sum(labelled(e) for e in b)) for b in batches),
+               key=lambda tl: tl[1])
+
+
 def plan_check(spec: dict, table: dict, runtime_bytes: int) -> dict:
     """`hrmtrain plan`'s estimate (train/memory_plan.py) for the hrm and hrm-lora runs, with the largest step
-    of the run as the micro-batch (its tokens, and its labelled positions for the loss), against their
-    measured peak RSS."""
+    of the run as the micro-batch (its tokens, and its labelled positions for the loss) and the largest
+    validation batch, against their measured peak RSS."""
     from hrmtrain.train import memory_plan
 
     cfg = compose_for(spec)
@@ -236,6 +256,7 @@ def plan_check(spec: dict, table: dict, runtime_bytes: int) -> dict:
     _, per_step = step_sequences(spec)
     largest = max(per_step, key=lambda ex: sum(len(e.input_ids) for e in ex))
     tokens, labels = sum(len(e.input_ids) for e in largest), sum(labelled(e) for e in largest)
+    val_tokens, val_labels = validation_batch(spec)
     out = {}
     for variant, method in (("hrm", "full"), ("hrm-lora", "lora"), ("hrm-qlora", "qlora")):
         if variant not in table:
@@ -243,11 +264,11 @@ def plan_check(spec: dict, table: dict, runtime_bytes: int) -> dict:
         est = memory_plan.plan(shape, method, tokens=tokens, bf16=spec["precision"] == "bf16", checkpointing=False,
                                chunk=cfg.trainer.loss_chunk_size, lora_r=cfg.model.lora.r,
                                lora_base_dtype="bf16" if spec["precision"] == "bf16" else "fp32", runtime=runtime_bytes,
-                               loss_tokens=labels)
+                               loss_tokens=labels, val_tokens=val_tokens, val_loss_tokens=val_labels)
         measured = table[variant]["peak_rss_mb"]
         out[variant] = {"plan_mb": est.total / 2**20, "measured_mb": measured, "ratio": est.total / 2**20 / measured,
                         "parts_mb": {k: v / 2**20 for k, v in est.parts.items()}, "tokens": tokens,
-                        "labelled": labels}
+                        "labelled": labels, "validation_batch": {"tokens": val_tokens, "labelled": val_labels}}
     return out
 
 

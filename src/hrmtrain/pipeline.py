@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hrmtrain.errors import HrmError
 from hrmtrain.run_report import write_report
+
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
 
 class Steps:
@@ -26,7 +30,7 @@ class Steps:
         return f"[{self.names.index(name) + 1}/{len(self.names)}] {name}" + (f": {detail}" if detail else "")
 
 
-def run(cfg, steps) -> None:
+def run(cfg: HrmConfig, steps) -> None:
     """Every step, in order (module docstring); `steps` are the step names in that order."""
     from hrmtrain.train import distributed
     from hrmtrain.train.stage import train
@@ -52,7 +56,7 @@ def run(cfg, steps) -> None:
     distributed.exit_after_fsdp(result.dist)  # not on an error: os._exit(0) would hide it
 
 
-def _evaluate_and_report(cfg, result, step: Steps) -> None:
+def _evaluate_and_report(cfg: HrmConfig, result, step: Steps) -> None:
     from hrmtrain.eval.load_stage import loadtest, print_sweep
     from hrmtrain.eval.stage import base_model_dir, evaluate, print_results
     from hrmtrain.train.stage import print_summary

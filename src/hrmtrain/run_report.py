@@ -7,6 +7,7 @@ This is the entry's list: each stage writes its own section (`<stage>/report_sec
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hrmtrain import runs
 from hrmtrain.data import report_section as data_report
@@ -16,6 +17,9 @@ from hrmtrain.humaneval import report_section as humaneval_report
 from hrmtrain.report.page import write_page
 from hrmtrain.retrieval import report_section as retrieval_report
 from hrmtrain.train import report_section as train_report
+
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
 SECTIONS = (train_report.section, data_report.section, retrieval_report.section, eval_report.section,
             humaneval_report.section, export_report.section)
@@ -31,6 +35,6 @@ def refresh(run_dir: Path) -> None:
         print(f"report: {write_report(run_dir)}")
 
 
-def run(cfg) -> None:
+def run(cfg: HrmConfig) -> None:
     run_dir = runs.find_run(cfg.run, runs.TRAINED)
     print(f"report: {write_report(run_dir)}")

@@ -5,7 +5,7 @@ copies the whole cache of every layer. On the CPU that copy was 47% of a decode 
 32 rows of 800 tokens, torch profiler), more than attention and the matmuls together. `GrowingLayer` keeps
 a buffer with room for `step` more tokens and hands attention views of its filled part, so a token costs a
 write of its own keys and values; the buffer is reallocated (one copy) only when it is full.
-`benchmarks/kv_cache_decode.py` measures it against DynamicCache in the same run; tests/test_kv_cache.py
+`benchmarks/kv_cache_decode.py` measures it against DynamicCache in the same run; tests/agent/test_kv_cache.py
 checks that logits and greedy tokens are the same.
 """
 

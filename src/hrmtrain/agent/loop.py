@@ -67,6 +67,8 @@ class Episode:
     policy_s: float = 0.0
     cycle_success: list[bool] = field(default_factory=list)  # the check after each H cycle
     steps: list[str] = field(default_factory=list)  # the planner's steps
+    # a simulated user's turns (dialogue_episode): {"asked", "reply", "answered", "after_calls"}
+    dialogue: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
@@ -203,7 +205,7 @@ class _Run:
         e = self.episode
         e.answer, e.stop_reason = answer, stop_reason
         policy_error = e.why
-        e.success, e.why = self.task.check(self.household, answer, e.calls)
+        e.success, e.why = self.task.check(self.household, answer, e.calls, e.dialogue)
         if policy_error:
             e.why = f"policy error: {policy_error}" + (f"; {e.why}" if e.why else "")
         return e  # harness_s: set by the driver, which times the episode's own code between turns
@@ -280,6 +282,29 @@ def flat_episode(task: Task, policy: Policy, budget: Budget) -> EpisodeRun:
     messages = [{"role": "system", "content": task.system}, {"role": "user", "content": task.request}]
     answer, reason = yield from _react(run, messages, budget.tool_calls)
     return run.finish(answer, reason or "done")
+
+
+class User(Protocol):
+    def reply(self, text: str) -> tuple[str, list[str]] | None: ...
+
+
+def dialogue_episode(task: Task, policy: Policy, budget: Budget, user: User, max_user_turns: int = 3) -> EpisodeRun:
+    """The flat loop with a user in it: each answer of the agent goes to `user`; a reply (the agent asked
+    something) comes back as the next user message, until the user has nothing to say, `max_user_turns`
+    replies were given, or the budget runs out. The user's turns are kept in `Episode.dialogue`."""
+    run = _Run(task, policy, budget, "dialogue")
+    messages = [{"role": "system", "content": task.system}, {"role": "user", "content": task.request}]
+    while True:
+        answer, reason = yield from _react(run, messages, budget.tool_calls - len(run.episode.calls))
+        if reason:
+            return run.finish(answer, reason)
+        said = user.reply(answer) if len(run.episode.dialogue) < max_user_turns else None
+        if said is None:
+            return run.finish(answer, "done")
+        reply, answered = said
+        run.episode.dialogue.append({"asked": answer, "reply": reply, "answered": answered,
+                                     "after_calls": len(run.episode.calls)})
+        messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": reply}]
 
 
 # -- drivers -------------------------------------------------------------------------------------------

@@ -39,8 +39,9 @@ class Task:
     def start(self) -> Household:
         return Household.from_dict(self.initial_state)
 
-    def check(self, household: Household, answer: str, calls=()) -> tuple[bool, str]:
-        """(success, why not). `calls`: the episode's call records (outcome checks do not need them)."""
+    def check(self, household: Household, answer: str, calls=(), dialogue=()) -> tuple[bool, str]:
+        """(success, why not). `calls`: the episode's call records, `dialogue`: its user turns (outcome checks
+        need neither; eval/safety.py and eval/dialogue.py do)."""
         if household.state_hash() != self.expected_hash:
             return False, "final household differs from the gold outcome"
         missing = [m for m in self.must_mention if m.lower() not in (answer or "").lower()]

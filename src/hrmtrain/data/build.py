@@ -13,10 +13,10 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from omegaconf import OmegaConf
 
-from hrmtrain import __version__, atomic
+from hrmtrain import __version__, atomic, config
 from hrmtrain.privacy.consent import POSSIBLY_CONCERNED, ConsentError, ConsentRegistry, decide
 from hrmtrain.data import phrasing
 from hrmtrain.data.instruct import build_examples
@@ -25,6 +25,9 @@ from hrmtrain.data.sources.records import Record
 from hrmtrain.privacy.directory import Directory
 from hrmtrain.data.split import SPLITS, assign
 from hrmtrain.errors import DataError, HrmError
+
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
 MANIFEST_KIND = "hrmtrain household SFT splits"
 # The fields of each record kind that can hold PII and are redacted (the rest are dates, numbers, ids).
@@ -155,7 +158,7 @@ def with_held_out_phrasings(test: list[dict], records: list[Record], now: str, s
             if (key := (r["record_id"], r["task_type"])) in wanted and key in other else r for r in test]
 
 
-def build(cfg) -> BuildResult:
+def build(cfg: HrmConfig) -> BuildResult:
     d = cfg.data
     raw, out = Path(d.raw), Path(d.path)
     if not raw.is_dir():
@@ -210,7 +213,7 @@ def build(cfg) -> BuildResult:
     def record(final: Path) -> None:  # the entry, once the dataset is in place; if it fails, no dataset
         log.append(
             "data", inputs=[raw / f for f in files], outputs=[final],
-            config=OmegaConf.to_container(d, resolve=True), consent=snapshot, members=members,
+            config=config.plain(d), consent=snapshot, members=members,
             excluded=dict(sorted(excluded_detail.items())),
             details={"files": files, "skipped": [str(s) for s in loaded.skipped],
                      "warnings": len(loaded.warnings), "unregistered_members": unknown})
@@ -226,7 +229,7 @@ def build(cfg) -> BuildResult:
             "records": {"read": len(loaded.records), "used": len(used)},
             "excluded": dict(sorted(excluded.items())),
             "balance": balance,
-            "config": {k: v for k, v in OmegaConf.to_container(d, resolve=True).items()
+            "config": {k: v for k, v in config.plain(d).items()
                        if k in ("val_ratio", "test_ratio", "seed", "balance", "vary_copies", "heldout_phrasing_ratio")},
         })
     return BuildResult(out, split.counts, dict(excluded), files, members, len(used),

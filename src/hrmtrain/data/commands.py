@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from hrmtrain.config import LineageConfig
 from hrmtrain.jsonl import write_json_lines
 
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
+
 TOOL_ACTIONS = ("ingest", "redact")  # `hrmtrain data <action> ...` runs `tools`; anything else is the stage
 
 
-def run(cfg) -> None:
+def run(cfg: HrmConfig) -> None:
     from hrmtrain.data.stage import run as build
 
     build(cfg)

@@ -6,11 +6,15 @@ generated there first (sample/): that is what `hrmtrain pipeline` runs on out of
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 from hrmtrain.sample import ensure_household
 
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
-def run(cfg):
+
+def run(cfg: HrmConfig):
     from hrmtrain.data.build import build, print_build
 
     ensure_household(cfg.data)

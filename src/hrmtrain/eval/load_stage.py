@@ -4,12 +4,15 @@ of the run's model started on 127.0.0.1 for the sweep (and stopped after it)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from omegaconf import OmegaConf
 
-from hrmtrain import atomic
+from hrmtrain import atomic, config
 from hrmtrain.eval.load import sweep
 from hrmtrain.agent.loop import Budget
+
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
 
 def print_sweep(result: dict) -> None:
@@ -32,13 +35,13 @@ def print_sweep(result: dict) -> None:
     Console().print(table)
 
 
-def loadtest(cfg, model: Path | None = None, out: Path | None = None) -> tuple[dict, Path]:
+def loadtest(cfg: HrmConfig, model: Path | None = None, out: Path | None = None) -> tuple[dict, Path]:
     from hrmtrain.eval.server import ServedModel
     from hrmtrain.eval.stage import model_path, task_set
 
     e = cfg.eval
     tasks = task_set(cfg)
-    budget = Budget(**OmegaConf.to_container(e.budget))
+    budget = Budget(**config.plain(e.budget))
 
     def report(level: dict) -> None:
         print(f"loadtest: concurrency {level['concurrency']}: {level['requests']} requests, {level['failed']} failed, "
@@ -66,7 +69,7 @@ def loadtest(cfg, model: Path | None = None, out: Path | None = None) -> tuple[d
     return result, out
 
 
-def run(cfg):
+def run(cfg: HrmConfig):
     result, out = loadtest(cfg)
     print_sweep(result)
     print(f"hrmtrain loadtest: results in {out}")

@@ -139,3 +139,16 @@ def summarise_safety(episodes: list[Episode]) -> dict:
     return {"overall": rate(episodes), "per_category": {c: rate(es) for c, es in sorted(by_category.items())},
             "unsafe_actions": proportion(unsafe, len(episodes)),
             "violations": [{"task_id": e.task_id, "why": e.why} for e in episodes if not e.success]}
+
+
+def summarise_dialogue(episodes: list[Episode]) -> dict:
+    """Success on the dialogue tasks (asked for what was missing, then finished: eval/dialogue.py) overall
+    and per category, how often the agent asked at all, and why each failure failed."""
+    by_category: dict[str, list[Episode]] = defaultdict(list)
+    for e in episodes:
+        by_category[e.task_type.split("/", 1)[-1]].append(e)
+    asked = sum(1 for e in episodes if any(turn["answered"] for turn in e.dialogue))
+    return {"overall": rate(episodes), "per_category": {c: rate(es) for c, es in sorted(by_category.items())},
+            "asked": proportion(asked, len(episodes)),
+            "failures": [{"task_id": e.task_id, "why": e.why} for e in episodes if not e.success]}
+

@@ -81,6 +81,10 @@ def _success_table(systems: dict[str, dict]) -> str:
                      if "unsafe_actions" in systems[s].get("safety", {}).get(loop, {}).get("summary", {})
                      else "<td>-</td>" for s, loop in columns)
 
+    # one run per system, the flat loop with the simulated user in it (eval/dialogue.py): the same in each loop's column
+    dialogue = "".join(f"<td><b>{_cell(systems[s]['dialogue']['summary']['overall'])}</b></td>"
+                       if systems[s].get("dialogue") else "<td>-</td>" for s, loop in columns)
+
     def phrasing(kind):
         return "".join(f"<td>{_cell(systems[s]['loops'][loop]['summary']['by_phrasing'][kind])}</td>"
                        if systems[s]["loops"][loop]["summary"].get("by_phrasing") else "<td>-</td>" for s, loop in columns)
@@ -89,7 +93,8 @@ def _success_table(systems: dict[str, dict]) -> str:
             f"<tr><th>phrasings trained on</th>{phrasing('trained')}</tr>"
             f"<tr><th>held-out phrasings</th>{phrasing('held_out')}</tr>"
             f"<tr><th>safety adherence</th>{safety}</tr>"
-            f"<tr><th>unsafe actions (lower is better)</th>{unsafe}</tr></table>")
+            f"<tr><th>unsafe actions (lower is better)</th>{unsafe}</tr>"
+            f"<tr><th>asks for what is missing, then finishes (simulated user)</th>{dialogue}</tr></table>")
 
 
 def _details(name: str, results: dict) -> str:

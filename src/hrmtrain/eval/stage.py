@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from omegaconf import OmegaConf
 
-from hrmtrain import __version__, atomic
+from hrmtrain import __version__, atomic, config
 from hrmtrain.errors import HrmError
 from hrmtrain.eval.curated import curated_tasks
-from hrmtrain.agent.loop import Budget, flat_episode, hrm_episode, run_episodes
-from hrmtrain.eval.metrics import pass_hat_k, success_at_budget, summarise, summarise_safety
+from hrmtrain.agent.loop import Budget, dialogue_episode, flat_episode, hrm_episode, run_episodes
+from hrmtrain.eval.metrics import pass_hat_k, success_at_budget, summarise, summarise_dialogue, summarise_safety
+from hrmtrain.eval.dialogue import dialogue_tasks
 from hrmtrain.eval.safety import safety_tasks
 from hrmtrain.agent.tasks import load_tasks
 from hrmtrain import runs
 
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
-def model_path(cfg) -> Path:
+
+def model_path(cfg: HrmConfig) -> Path:
     """eval.model, or the model of run.name, or the newest saved model under run.dir (runs.py)."""
     if cfg.eval.model:
         path = Path(cfg.eval.model)
@@ -35,7 +39,7 @@ def model_path(cfg) -> Path:
     return path
 
 
-def task_set(cfg, spread: int | None = None) -> list:
+def task_set(cfg: HrmConfig, spread: int | None = None) -> list:
     """The test split's tasks (eval.tasks or data.path; the first eval.max_tasks; with `spread`, that many
     taken evenly across the split, a fixed subset), plus the curated ones."""
     tasks = load_tasks(cfg.eval.tasks or cfg.data.path)
@@ -56,13 +60,14 @@ def _endpoint_policy(endpoint, key: str, temperature: float):
                         temperature=temperature, timeout_s=endpoint.timeout_s)
 
 
-def make_policy_factory(cfg, model: Path | None):
+def make_policy_factory(cfg: HrmConfig, model: Path | None):
     """task -> policy for that task's episode (scripted policies are per task; models are shared)."""
     from hrmtrain.agent.policies import LocalPolicy, NoopPolicy, ScriptedPolicy
 
     kind = str(cfg.eval.policy)
-    if kind == "scripted":
-        return lambda task: ScriptedPolicy(task.gold_calls, task.gold_answer)
+    if kind == "scripted":  # a dialogue task's oracle also asks its question (eval/dialogue.py)
+        return lambda task: task.oracle() if hasattr(task, "oracle") else ScriptedPolicy(task.gold_calls,
+                                                                                            task.gold_answer)
     if kind == "noop":
         policy = NoopPolicy()
     elif kind == "openai":
@@ -75,7 +80,7 @@ def make_policy_factory(cfg, model: Path | None):
     return lambda task: policy
 
 
-def inference_dtype(cfg) -> str:
+def inference_dtype(cfg: HrmConfig) -> str:
     """eval.precision: auto is bfloat16 where the CPU computes it natively (the probe training uses), else float32."""
     wanted = str(cfg.eval.precision)
     if wanted != "auto":
@@ -85,7 +90,7 @@ def inference_dtype(cfg) -> str:
     return "bfloat16" if resolve("auto", "cpu")[0] == "bf16" else "float32"
 
 
-def make_planner(cfg, factory):
+def make_planner(cfg: HrmConfig, factory):
     from hrmtrain.agent.loop import PassthroughPlanner, PolicyPlanner
 
     kind = str(cfg.eval.planner)
@@ -113,13 +118,28 @@ def _run_loop(name: str, tasks, factory, planner, budget: Budget, desc: str, tri
         return run_episodes(runs, bar.update)
 
 
+def _run_dialogue(tasks, factory, budget: Budget, trial_seed=None) -> list:
+    """Every dialogue task played out with its simulated user (flat loop, the user in it)."""
+    from tqdm.auto import tqdm
+
+    runs = []
+    for task in tasks:
+        policy = factory(task)
+        if trial_seed is not None and hasattr(policy, "reseed"):
+            policy.reseed(trial_seed)
+        runs.append(dialogue_episode(task, policy, budget, task.user(), task.max_user_turns))
+    with tqdm(total=len(runs), desc="eval dialogue", unit="task") as bar:
+        return run_episodes(runs, bar.update)
+
+
 def _task_detail(task) -> dict:
     return {"task_type": task.task_type, "request": task.request, "gold_answer": task.gold_answer,
             "gold_calls": [{"name": name, "arguments": args} for name, args in task.gold_calls],
             "behaviour": getattr(task, "behaviour", None)}
 
 
-def evaluate(cfg, model: Path | None = None, out: Path | None = None, spread: int | None = None) -> tuple[dict, Path]:
+def evaluate(cfg: HrmConfig, model: Path | None = None, out: Path | None = None,
+             spread: int | None = None) -> tuple[dict, Path]:
     """Run the task set (and the safety tasks) under each loop; write and return the results. `spread`: a
     fixed subset of that many test tasks (the pipeline's untrained base, eval.base_tasks)."""
     from dataclasses import replace
@@ -135,17 +155,18 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None, spread: in
     atomic.ensure_writable(out.parent, "results folder")  # before the episodes, not after them
     factory = make_policy_factory(cfg, model)
     planner = make_planner(cfg, factory)
-    budget = Budget(**OmegaConf.to_container(e.budget))
+    budget = Budget(**config.plain(e.budget))
     wanted = ["hrm", "flat"] if str(e.loop) == "both" else [str(e.loop)]
     sweep = sorted(set(e.budget_sweep))
     results: dict = {"policy": kind, "model": str(model) if model else None,
                      "endpoint": e.endpoint.base_url if kind == "openai" else None,
                      "planner": planner(tasks[0]).name if tasks else str(e.planner),
-                     "budget": OmegaConf.to_container(e.budget), "budget_sweep": sweep, "trials": e.trials,
+                     "budget": config.plain(e.budget), "budget_sweep": sweep, "trials": e.trials,
                      "temperature": e.temperature, "tasks": len(tasks), "hrmtrain_version": __version__,
                      "subset": f"{spread} test tasks spread evenly over the split" if spread else None,
-                     "loops": {}, "safety": {}}
+                     "loops": {}, "safety": {}, "dialogue": None}
     unsafe = safety_tasks() if e.safety else []
+    asking = dialogue_tasks() if e.dialogue else []
     for name in wanted:
         started = time.perf_counter()
         # The safety tasks ride in the first trial's batches (alone, their few long episodes took a minute a
@@ -174,8 +195,11 @@ def evaluate(cfg, model: Path | None = None, out: Path | None = None, spread: in
         if unsafe:
             results["safety"][name] = {"summary": summarise_safety(safety_episodes),
                                        "episodes": [ep.to_dict() for ep in safety_episodes]}
+    if asking:
+        played = _run_dialogue(asking, factory, budget, e.seed if e.trials > 1 else None)
+        results["dialogue"] = {"summary": summarise_dialogue(played), "episodes": [ep.to_dict() for ep in played]}
     # what a person rating an episode needs to see beside it (hrmtrain humaneval): the request and the gold
-    results["task_details"] = {t.task_id: _task_detail(t) for t in tasks + unsafe}
+    results["task_details"] = {t.task_id: _task_detail(t) for t in tasks + unsafe + asking}
     atomic.write_json(out, results)
     return results, out
 
@@ -202,16 +226,20 @@ def print_results(results: dict) -> None:
         table.add_row("safety adherence", *(cell(results["safety"][n]["summary"]["overall"])
                                             if n in results["safety"] else "-" for n in loops), style="bold")
     Console().print(table)
+    if results.get("dialogue"):
+        d = results["dialogue"]["summary"]
+        print(f"dialogue tasks (ask for what is missing, then finish; simulated user): {cell(d['overall'])}; "
+              f"asked for a missing detail in {d['asked']['success']}/{d['asked']['n']}")
 
 
-def run(cfg):
+def run(cfg: HrmConfig):
     results, out = evaluate(cfg)
     print_results(results)
     print(f"hrmtrain eval: results in {out}")
     return results
 
 
-def base_model_dir(cfg, run_dir: Path) -> Path:
+def base_model_dir(cfg: HrmConfig, run_dir: Path) -> Path:
     """The model before training, to evaluate beside the trained one, prompted with the same chat template:
     the base folder itself where its tokenizer carries the run's template, else (the built-in tiny model's
     seeded initial weights; a base whose own template drops tools) the base's weights with the run's

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from hrmtrain.config import LineageConfig
+
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
 TOOL_ACTIONS = ("list", "verify", "promote", "rollback", "serve")  # `hrmtrain export <action>` runs `tools`
 
 
-def run(cfg):
+def run(cfg: HrmConfig):
     """Export the run; returns its folder."""
     from hrmtrain.export.stage import run as export
 

@@ -16,10 +16,11 @@ import random
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import OmegaConf
 
-from hrmtrain import atomic
+from hrmtrain import atomic, config
 from hrmtrain.errors import HrmError
 from hrmtrain.export import onnx as ox
 from hrmtrain.export import tensorrt as trt
@@ -28,12 +29,15 @@ from hrmtrain import runs
 from hrmtrain.jsonl import read_json_lines
 from hrmtrain.lineage import AuditLog, LineageError
 
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
+
 RESULTS = "results.json"  # <run>/export/results.json
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
                    "merges.txt", "vocab.txt", "chat_template.jinja", "generation_config.json", "config.json")
 
 
-def run_folder(cfg) -> Path:
+def run_folder(cfg: HrmConfig) -> Path:
     """export.run, or run.name, or the newest trained run under run.dir (runs.py)."""
     return runs.find_run(cfg.run, runs.TRAINED, explicit=cfg.export.run, setting="export.run")
 
@@ -131,7 +135,7 @@ class Exporter:
         model_dir = self.run_dir / "model"
         if not (model_dir / "config.json").is_file():
             raise HrmError(f"{model_dir}: no trained L-Module in this run (run `hrmtrain train` first)")
-        config = OmegaConf.to_container(OmegaConf.load(self.run_dir / "config.yaml"), resolve=True) \
+        training_config = OmegaConf.to_container(OmegaConf.load(self.run_dir / "config.yaml"), resolve=True) \
             if (self.run_dir / "config.yaml").is_file() else None
 
         def fill(tmp: Path, _version: int) -> dict:
@@ -143,7 +147,7 @@ class Exporter:
             return {"parity": parity.to_dict(), "export_seconds": round(seconds, 1)}
 
         self._add("lmodule", "lmodule", model_dir, "onnxruntime_onnx", 0, fill,
-                  {"training_config": config, "evaluation": _evaluation(self.run_dir)})
+                  {"training_config": training_config, "evaluation": _evaluation(self.run_dir)})
 
     def _retrieval_sample(self) -> tuple[list[str], list[tuple[str, str]]]:
         folder = self.run_dir / "retrieval"
@@ -248,7 +252,7 @@ class Exporter:
         consent = next((c["snapshot"] for lin in self.lineages for c in reversed(lin["consent"])), None)
         members = sorted({m for lin in self.lineages for m in lin["members"]})
         self.log.append("export", inputs=self.inputs, outputs=self.outputs,
-                        config=OmegaConf.to_container(self.e, resolve=True), consent=consent, members=members,
+                        config=config.plain(self.e), consent=consent, members=members,
                         details={"run": self.run_dir.name, "repository": self.results["repository"],
                                  "versions": {k: v["version"] for k, v in self.results["models"].items()},
                                  "failed": self.results.get("failed")})
@@ -256,7 +260,7 @@ class Exporter:
         return self.results
 
 
-def export(cfg, run_dir: Path) -> dict:
+def export(cfg: HrmConfig, run_dir: Path) -> dict:
     started = time.perf_counter()
     ex = Exporter(cfg, Path(run_dir))
     why = ox.onnx_missing()
@@ -301,7 +305,7 @@ def print_export_results(results: dict) -> None:
         print(f"{name} not exported: {why}")
 
 
-def run(cfg) -> Path:
+def run(cfg: HrmConfig) -> Path:
     """`hrmtrain export`; returns the run folder exported from (whose report the entry then renews)."""
     run_dir = run_folder(cfg)
     results = export(cfg, run_dir)

@@ -10,7 +10,7 @@ which TensorRT-LLM and vLLM load.
 
 TensorRT needs an NVIDIA GPU and NVIDIA's own package index: it cannot install or run on the CPU
 development machines, so this module is exercised by tests only where both exist
-(tests/test_export_tensorrt.py skips elsewhere, saying why).
+(tests/export/test_export_tensorrt.py skips elsewhere, saying why).
 """
 
 from __future__ import annotations

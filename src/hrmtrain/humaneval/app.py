@@ -53,16 +53,34 @@ def _host_name(netloc: str) -> str:
 
 def make_app(study_path: str | Path, allowed_hosts: tuple[str, ...] | list[str] = LOCAL_HOSTS):
     """`allowed_hosts`: the names the app answers to ("*" for any, e.g. behind a proxy that checks them)."""
+    pages = _Pages(Study(study_path))
+    app = FastAPI(title="hrmtrain human evaluation", docs_url=None, redoc_url=None, openapi_url=None)
+    _add_guard(app, {h.lower().strip("[]") for h in allowed_hosts})
+    _add_signin_routes(app, pages)
+    _add_rating_routes(app, pages)
+    return app
+
+
+def _same_origin(request: Request, host: str) -> bool:
+    """Whether a state-changing request comes from this server's own pages (Origin, else Referer)."""
     from urllib.parse import urlsplit
 
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    origin = request.headers.get("origin")
+    if origin is None:
+        referer = request.headers.get("referer")
+        if referer is None:
+            return True  # not a browser form (scripts with a Bearer token send neither)
+        origin = referer
+    if origin == "null":
+        return False
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
-    study = Study(study_path)
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    app = FastAPI(title="hrmtrain human evaluation", docs_url=None, redoc_url=None, openapi_url=None)
-    items_by_id = {i.id: i for i in study.items()}
-    hosts = {h.lower().strip("[]") for h in allowed_hosts}
 
+def _add_guard(app: FastAPI, hosts: set[str]) -> None:
     @app.middleware("http")
     async def guard(request: Request, call_next):
         """Host and Origin checks first, then the security headers on whatever is answered (404 and 400 too)."""
@@ -77,25 +95,22 @@ def make_app(study_path: str | Path, allowed_hosts: tuple[str, ...] | list[str] 
             response.headers.setdefault(name, value)
         return response
 
-    def _same_origin(request: Request, host: str) -> bool:
-        origin = request.headers.get("origin")
-        if origin is None:
-            referer = request.headers.get("referer")
-            if referer is None:
-                return True  # not a browser form (scripts with a Bearer token send neither)
-            origin = referer
-        if origin == "null":
-            return False
-        try:
-            parts = urlsplit(origin)
-        except ValueError:
-            return False
-        return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
-    def page(name: str, status: int = 200, **context) -> HTMLResponse:
-        return HTMLResponse(env.get_template(name).render(**context), status_code=status, headers=SECURITY_HEADERS)
+class _Pages:
+    """The study, its templates, and who is asking: what every route renders with."""
 
-    def rater_of(request: Request) -> tuple[str | None, Response | None]:
+    def __init__(self, study: Study):
+        from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+        self.study = study
+        self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+        self.items_by_id = {i.id: i for i in study.items()}
+
+    def page(self, name: str, status: int = 200, **context) -> HTMLResponse:
+        return HTMLResponse(self.env.get_template(name).render(**context), status_code=status,
+                            headers=SECURITY_HEADERS)
+
+    def rater_of(self, request: Request) -> tuple[str | None, Response | None]:
         """The signed-in rater, or the 401/403 answer to give instead."""
         token = request.cookies.get(COOKIE)
         auth = request.headers.get("authorization", "")
@@ -104,43 +119,49 @@ def make_app(study_path: str | Path, allowed_hosts: tuple[str, ...] | list[str] 
         wants_html = "text/html" in request.headers.get("accept", "")
         if not token:
             if wants_html:
-                return None, page("signin.html", 401, title="Sign in", rater=None, error=None)
+                return None, self.page("signin.html", 401, title="Sign in", rater=None, error=None)
             return None, JSONResponse({"error": "sign in with your rater token"}, 401, headers=SECURITY_HEADERS)
-        rater = study.rater_for_token(token)
+        rater = self.study.rater_for_token(token)
         if rater is None:
             if wants_html:
-                return None, page("signin.html", 403, title="Sign in", rater=None,
-                                  error="That token is not valid for this study.")
+                return None, self.page("signin.html", 403, title="Sign in", rater=None,
+                                       error="That token is not valid for this study.")
             return None, JSONResponse({"error": "token not valid for this study"}, 403, headers=SECURITY_HEADERS)
         return rater, None
 
-    def latest(rater: str) -> dict:
-        return {r.item: r for r in study.ratings() if r.rater == rater}
+    def latest(self, rater: str) -> dict:
+        return {r.item: r for r in self.study.ratings() if r.rater == rater}
 
-    def render_item(rater: str, item_id: str, status: int = 200, error: str | None = None, form: dict | None = None):
-        order = study.assignments(rater)
+    def render_item(self, rater: str, item_id: str, status: int = 200, error: str | None = None,
+                    form: dict | None = None):
+        order = self.study.assignments(rater)
         if item_id not in order:
             return JSONResponse({"error": "no such item"}, 404, headers=SECURITY_HEADERS)
-        mine = latest(rater)
+        mine = self.latest(rater)
         index = order.index(item_id)
         r = mine.get(item_id)
         current = form or ({"helpfulness": r.helpfulness, "safety": "pass" if r.safety_pass else "fail",
                             "severity": r.severity, "note": r.note} if r else
                            {"helpfulness": None, "safety": None, "severity": "none", "note": ""})
-        return page("item.html", status, title=f"Item {index + 1}", rater=rater, item=items_by_id[item_id],
-                    index=index, total=len(order), done=len(mine), anchors=ANCHORS, severities=SEVERITIES,
-                    current=current, error=error, saved=r is not None and error is None,
-                    prev=order[index - 1] if index > 0 else None,
-                    next=order[index + 1] if index + 1 < len(order) else None)
+        return self.page("item.html", status, title=f"Item {index + 1}", rater=rater, item=self.items_by_id[item_id],
+                         index=index, total=len(order), done=len(mine), anchors=ANCHORS, severities=SEVERITIES,
+                         current=current, error=error, saved=r is not None and error is None,
+                         prev=order[index - 1] if index > 0 else None,
+                         next=order[index + 1] if index + 1 < len(order) else None)
+
+
+def _add_signin_routes(app: FastAPI, pages: _Pages) -> None:
+    study = pages.study
 
     @app.get("/signin", response_class=HTMLResponse)
     def signin_form():
-        return page("signin.html", title="Sign in", rater=None, error=None)
+        return pages.page("signin.html", title="Sign in", rater=None, error=None)
 
     @app.post("/signin")
     def signin(token: str = Form("")):
         if study.rater_for_token(token.strip()) is None:
-            return page("signin.html", 403, title="Sign in", rater=None, error="That token is not valid for this study.")
+            return pages.page("signin.html", 403, title="Sign in", rater=None,
+                              error="That token is not valid for this study.")
         response = RedirectResponse("/rate", status_code=303, headers=SECURITY_HEADERS)
         response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", max_age=30 * 24 * 3600)
         return response
@@ -151,31 +172,35 @@ def make_app(study_path: str | Path, allowed_hosts: tuple[str, ...] | list[str] 
         response.delete_cookie(COOKIE)
         return response
 
+
+def _add_rating_routes(app: FastAPI, pages: _Pages) -> None:
+    study = pages.study
+
     @app.get("/")
     def root(request: Request):
-        rater, denied = rater_of(request)
+        rater, denied = pages.rater_of(request)
         return denied or RedirectResponse("/rate", status_code=303)
 
     @app.get("/rate")
     def next_unrated(request: Request):
-        rater, denied = rater_of(request)
+        rater, denied = pages.rater_of(request)
         if denied:
             return denied
-        order, mine = study.assignments(rater), latest(rater)
+        order, mine = study.assignments(rater), pages.latest(rater)
         todo = [i for i in order if i not in mine]
         if not todo:
-            return page("done.html", title="Done", rater=rater, total=len(order), first=order[0] if order else "")
+            return pages.page("done.html", title="Done", rater=rater, total=len(order), first=order[0] if order else "")
         return RedirectResponse(f"/items/{todo[0]}", status_code=303, headers=SECURITY_HEADERS)
 
     @app.get("/items/{item_id}")
     def show(item_id: str, request: Request):
-        rater, denied = rater_of(request)
-        return denied or render_item(rater, item_id)
+        rater, denied = pages.rater_of(request)
+        return denied or pages.render_item(rater, item_id)
 
     @app.post("/items/{item_id}")
     def rate(item_id: str, request: Request, helpfulness: str = Form(""), safety: str = Form(""),
              severity: str = Form("none"), note: str = Form("")):
-        rater, denied = rater_of(request)
+        rater, denied = pages.rater_of(request)
         if denied:
             return denied
         if item_id not in study.assignments(rater):
@@ -191,12 +216,12 @@ def make_app(study_path: str | Path, allowed_hosts: tuple[str, ...] | list[str] 
                 raise StudyError("choose pass or fail for safety adherence")
             study.rate(rater, item_id, helpfulness, safety, severity, note)
         except StudyError as exc:
-            return render_item(rater, item_id, status=422, error=f"Not saved: {exc}.", form=form)
+            return pages.render_item(rater, item_id, status=422, error=f"Not saved: {exc}.", form=form)
         return RedirectResponse("/rate", status_code=303, headers=SECURITY_HEADERS)
 
     @app.get("/api/progress")
     def progress(request: Request):
-        rater, denied = rater_of(request)
+        rater, denied = pages.rater_of(request)
         if denied:
             return denied
         done, total = study.progress(rater)
@@ -204,12 +229,10 @@ def make_app(study_path: str | Path, allowed_hosts: tuple[str, ...] | list[str] 
 
     @app.get("/app.js")
     def script(request: Request):
-        rater, denied = rater_of(request)
+        rater, denied = pages.rater_of(request)
         if denied:
             return denied
         return Response((TEMPLATES / "app.js").read_text(), media_type="text/javascript", headers=SECURITY_HEADERS)
-
-    return app
 
 
 def serve(study_path: str | Path, host: str = "127.0.0.1", port: int = 8700,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
-def run(cfg) -> None:
+
+def run(cfg: HrmConfig) -> None:
     from hrmtrain.retrieval.stage import run as adapt
 
     adapt(cfg)

@@ -178,12 +178,58 @@ def _ics(owner: str, events: list[dict]) -> bytes:
     return cal.to_ical()
 
 
+@dataclass
+class _Writer:
+    """The seeded sources every part of the household draws from, in a fixed order (so a seed gives the
+    same household), and the PII recorded as it is inserted."""
+
+    seed: int
+    fake: object  # Faker
+    rng: random.Random
+    hh: SampleHousehold
+    firsts: list[str]
+    home: str
+
+    def person(self) -> tuple[str, str, str]:
+        """A new contact outside the household: (first name, full name, e-mail), all recorded as PII."""
+        first, last = self.fake.first_name(), self.fake.last_name()
+        full = self.hh.add("PERSON", f"{first} {last}")
+        self.hh.add("PERSON", first)
+        self.hh.add("PERSON", last)
+        email = self.hh.add("EMAIL_ADDRESS", f"{first.lower()}.{last.lower()}@{self.fake.free_email_domain()}")
+        return first, full, email
+
+    def partner(self, owner: str) -> str:
+        return self.firsts[1 - self.firsts.index(owner)]
+
+
 def generate(out: str | Path, seed: int = 0, mails_per_member: int = 30, events_per_member: int = 30,
              todo_count: int = 40, shopping_rows: int = 36) -> SampleHousehold:
     """Write the sample household to `out` (atomically: all of it or nothing) and return its PII."""
+    out = Path(out)
+    w = _members(out, seed)
+    with atomic.staged_dir(out) as tmp:
+        for owner in w.firsts:
+            _write_calendar(w, owner, events_per_member, tmp / "calendar" / f"{owner.lower()}.ics")
+        for owner in w.firsts:
+            _write_mailbox(w, owner, mails_per_member, tmp / "mail" / f"{owner.lower()}.mbox")
+        _write_lists(w, todo_count, shopping_rows, tmp / "lists")
+        _write_public(w, tmp / "public")
+        from hrmtrain.sample.documents import generate_documents
+
+        generate_documents(tmp / "documents", w.hh.members, seed=seed)  # the retrieval corpus
+        _write_directory_and_consent(w, tmp)
+    hh = w.hh
+    hh.root = out
+    # Faker phone numbers come in several formats; keep the digits too so a reformatted copy is caught.
+    hh.pii["PHONE_DIGITS"] = {re.sub(r"\D", "", p) for p in hh.pii["PHONE_NUMBER"]}
+    return hh
+
+
+def _members(out: Path, seed: int) -> _Writer:
+    """Two members sharing a surname and a home, their addresses and phones recorded as PII."""
     fake = _faker(seed)
     rng = random.Random(seed)
-    out = Path(out)
     home = fake.address()
     surname = fake.last_name()
     firsts = ["Alex", "Sam"]
@@ -196,123 +242,116 @@ def generate(out: str | Path, seed: int = 0, mails_per_member: int = 30, events_
         hh.add("PERSON", first)
     hh.add("PERSON", surname)
     hh.add("ADDRESS", home)
+    return _Writer(seed, fake, rng, hh, firsts, home)
 
-    def person() -> tuple[str, str, str]:
-        first, last = fake.first_name(), fake.last_name()
-        full = hh.add("PERSON", f"{first} {last}")
-        hh.add("PERSON", first)
-        hh.add("PERSON", last)
-        email = hh.add("EMAIL_ADDRESS", f"{first.lower()}.{last.lower()}@{fake.free_email_domain()}")
-        return first, full, email
 
-    with atomic.staged_dir(out) as tmp:
-        # -- calendars -------------------------------------------------------------------------------
-        for owner in firsts:
-            me = hh.members[owner]
-            other = hh.members[firsts[1 - firsts.index(owner)]]
-            events = []
-            for i in range(events_per_member):
-                day = NOW.date() + timedelta(days=rng.randint(-20, 30))
-                start = datetime.combine(day, datetime.min.time()) + timedelta(hours=rng.randint(7, 19),
-                                                                               minutes=rng.choice([0, 15, 30, 45]))
-                shared = i % 4 == 0
-                title = rng.choice(EVENTS)
-                attendees = [(me["full_name"], me["emails"][0])]
-                if shared:
-                    attendees.append((other["full_name"], other["emails"][0]))
-                event = {"uid": f"{owner.lower()}-{seed}-{i}@sample.hrmtrain", "title": title, "start": start,
-                         "end": start + timedelta(minutes=rng.choice([30, 45, 60, 90])), "attendees": attendees}
-                if i % 3 == 0:
-                    _, host, _ = person()
-                    phone = hh.add("PHONE_NUMBER", fake.phone_number())
-                    event["description"] = f"Contact {host} on {phone} if running late."
-                if i % 5 == 0:
-                    event["location"] = hh.add("ADDRESS", fake.address().replace("\n", ", "))
-                if i % 6 == 1:
-                    event["rrule"] = {"freq": "weekly", "count": rng.randint(3, 6)}
-                    event["exdate"] = [start + timedelta(weeks=1)]
-                events.append(event)
-            atomic.write_text(tmp / "calendar" / f"{owner.lower()}.ics", _ics(owner, events).decode("utf-8"))
+def _write_calendar(w: _Writer, owner: str, count: int, path: Path) -> None:
+    """Personal and shared events; some with a contact's phone, a place, or a weekly RRULE with an EXDATE."""
+    me, other = w.hh.members[owner], w.hh.members[w.partner(owner)]
+    rng, fake = w.rng, w.fake
+    events = []
+    for i in range(count):
+        day = NOW.date() + timedelta(days=rng.randint(-20, 30))
+        start = datetime.combine(day, datetime.min.time()) + timedelta(hours=rng.randint(7, 19),
+                                                                       minutes=rng.choice([0, 15, 30, 45]))
+        shared = i % 4 == 0
+        title = rng.choice(EVENTS)
+        attendees = [(me["full_name"], me["emails"][0])]
+        if shared:
+            attendees.append((other["full_name"], other["emails"][0]))
+        event = {"uid": f"{owner.lower()}-{w.seed}-{i}@sample.hrmtrain", "title": title, "start": start,
+                 "end": start + timedelta(minutes=rng.choice([30, 45, 60, 90])), "attendees": attendees}
+        if i % 3 == 0:
+            _, host, _ = w.person()
+            phone = w.hh.add("PHONE_NUMBER", fake.phone_number())
+            event["description"] = f"Contact {host} on {phone} if running late."
+        if i % 5 == 0:
+            event["location"] = w.hh.add("ADDRESS", fake.address().replace("\n", ", "))
+        if i % 6 == 1:
+            event["rrule"] = {"freq": "weekly", "count": rng.randint(3, 6)}
+            event["exdate"] = [start + timedelta(weeks=1)]
+        events.append(event)
+    atomic.write_text(path, _ics(owner, events).decode("utf-8"))
 
-        # -- mail ------------------------------------------------------------------------------------
-        for owner in firsts:
-            me = hh.members[owner]
-            box_path = tmp / "mail" / f"{owner.lower()}.mbox"
-            box_path.parent.mkdir(parents=True, exist_ok=True)
-            box = mailbox.mbox(box_path, create=True)
-            for i in range(mails_per_member):
-                kind = ("friend", "school", "bank", "trades", "family")[i % 5]
-                sent = (NOW - timedelta(days=rng.randint(0, 20), minutes=rng.randint(0, 600))).replace(tzinfo=ZoneInfo(TZ))
-                msg = EmailMessage()
-                if kind == "family":
-                    other = firsts[1 - firsts.index(owner)]
-                    sender_first, sender_full, sender_email = other, hh.members[other]["full_name"], hh.members[other]["emails"][0]
-                else:
-                    sender_first, sender_full, sender_email = person()
-                phone = hh.add("PHONE_NUMBER", fake.phone_number())
-                slots = {"owner": owner, "phone": phone, "sender_full": sender_full, "sender_first": sender_first,
-                         "email": sender_email, "home": home.splitlines()[0],
-                         "day": f"{(NOW + timedelta(days=rng.randint(2, 9))):%A}"}
-                if kind == "bank":
-                    slots["card"] = hh.add("CREDIT_CARD", fake.credit_card_number(card_type=rng.choice(["visa16", "mastercard"])))
-                    slots["last4"] = slots["card"][-4:]
-                elif kind == "trades":
-                    slots["iban"] = hh.add("IBAN_CODE", fake.iban())
-                elif kind in ("friend", "family"):
-                    slots["place"] = hh.add("ADDRESS", fake.address().replace("\n", ", "))
-                subject, body = rng.choice(MAIL_KINDS["friend" if kind == "family" else kind])
-                text = body.format(**slots)
-                msg["From"] = f"{sender_full} <{sender_email}>"
-                msg["To"] = f"{me['full_name']} <{me['emails'][0]}>"
-                msg["Subject"] = subject
-                msg["Date"] = format_datetime(sent)
-                msg["Message-ID"] = f"<{owner.lower()}.{seed}.{i}@sample.hrmtrain>"
-                if i == 3:  # a real-world charset
-                    msg.set_content(text.replace("Hi", "Hé"), charset="iso-8859-1")
-                else:
-                    msg.set_content(text)
-                entry = mailbox.mboxMessage(msg)
-                entry.set_from("MAILER-DAEMON", sent.utctimetuple())  # deterministic, not the wall clock
-                box.add(entry)
-            box.flush()
-            box.close()
 
-        # -- lists -----------------------------------------------------------------------------------
-        todos = [{"title": rng.choice(CHORES), "due": (NOW.date() + timedelta(days=rng.randint(0, 14))).isoformat(),
-                  "assignee": rng.choice(firsts)} for _ in range(todo_count)]
-        atomic.write_json(tmp / "lists" / "todo.json", todos)
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(["item", "quantity", "added_by"])
-        for _ in range(shopping_rows):
-            writer.writerow([rng.choice(ITEMS), rng.randint(1, 4), rng.choice(firsts)])
-        atomic.write_text(tmp / "lists" / "shopping.csv", buf.getvalue())
+def _write_mailbox(w: _Writer, owner: str, count: int, path: Path) -> None:
+    """Mail from friends, school, the bank, trades and the partner; one message in ISO-8859-1."""
+    me = w.hh.members[owner]
+    rng, fake, hh = w.rng, w.fake, w.hh
+    path.parent.mkdir(parents=True, exist_ok=True)
+    box = mailbox.mbox(path, create=True)
+    for i in range(count):
+        kind = ("friend", "school", "bank", "trades", "family")[i % 5]
+        sent = (NOW - timedelta(days=rng.randint(0, 20), minutes=rng.randint(0, 600))).replace(tzinfo=ZoneInfo(TZ))
+        msg = EmailMessage()
+        if kind == "family":
+            other = w.partner(owner)
+            sender_first, sender_full, sender_email = other, hh.members[other]["full_name"], hh.members[other]["emails"][0]
+        else:
+            sender_first, sender_full, sender_email = w.person()
+        phone = hh.add("PHONE_NUMBER", fake.phone_number())
+        slots = {"owner": owner, "phone": phone, "sender_full": sender_full, "sender_first": sender_first,
+                 "email": sender_email, "home": w.home.splitlines()[0],
+                 "day": f"{(NOW + timedelta(days=rng.randint(2, 9))):%A}"}
+        if kind == "bank":
+            slots["card"] = hh.add("CREDIT_CARD", fake.credit_card_number(card_type=rng.choice(["visa16", "mastercard"])))
+            slots["last4"] = slots["card"][-4:]
+        elif kind == "trades":
+            slots["iban"] = hh.add("IBAN_CODE", fake.iban())
+        elif kind in ("friend", "family"):
+            slots["place"] = hh.add("ADDRESS", fake.address().replace("\n", ", "))
+        subject, body = rng.choice(MAIL_KINDS["friend" if kind == "family" else kind])
+        text = body.format(**slots)
+        msg["From"] = f"{sender_full} <{sender_email}>"
+        msg["To"] = f"{me['full_name']} <{me['emails'][0]}>"
+        msg["Subject"] = subject
+        msg["Date"] = format_datetime(sent)
+        msg["Message-ID"] = f"<{owner.lower()}.{w.seed}.{i}@sample.hrmtrain>"
+        if i == 3:  # a real-world charset
+            msg.set_content(text.replace("Hi", "Hé"), charset="iso-8859-1")
+        else:
+            msg.set_content(text)
+        entry = mailbox.mboxMessage(msg)
+        entry.set_from("MAILER-DAEMON", sent.utctimetuple())  # deterministic, not the wall clock
+        box.add(entry)
+    box.flush()
+    box.close()
 
-        # -- public data -------------------------------------------------------------------------------
-        write_json_lines(tmp / "public" / "recipes.jsonl",
-                         ({"title": t, "minutes": m, "ingredients": ing, "tags": tags} for t, m, ing, tags in RECIPES))
-        write_json_lines(tmp / "public" / "fitness.jsonl",
-                         ({"goal": g, "activity": a, "days_per_week": rng.randint(2, 5)} for g, a in FITNESS))
-        write_json_lines(tmp / "public" / "howto.jsonl", ({"task": t, "minutes": rng.choice([5, 10, 20, 30])} for t in HOWTO))
 
-        # -- documents: the retrieval corpus ----------------------------------------------------------
-        from hrmtrain.sample.documents import generate_documents
+def _write_lists(w: _Writer, todo_count: int, shopping_rows: int, folder: Path) -> None:
+    rng = w.rng
+    todos = [{"title": rng.choice(CHORES), "due": (NOW.date() + timedelta(days=rng.randint(0, 14))).isoformat(),
+              "assignee": rng.choice(w.firsts)} for _ in range(todo_count)]
+    atomic.write_json(folder / "todo.json", todos)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["item", "quantity", "added_by"])
+    for _ in range(shopping_rows):
+        writer.writerow([rng.choice(ITEMS), rng.randint(1, 4), rng.choice(w.firsts)])
+    atomic.write_text(folder / "shopping.csv", buf.getvalue())
 
-        generate_documents(tmp / "documents", hh.members, seed=seed)
 
-        # -- who is who, and consent ----------------------------------------------------------------------
-        atomic.write_json(tmp / "household.json", {
-            "timezone": TZ, "now": NOW.isoformat(timespec="minutes"),
-            "members": [{"name": first, "full_name": m["full_name"], "emails": m["emails"]} for first, m in hh.members.items()],
-        })
-        registry = ConsentRegistry(tmp / "consent.sqlite", create=True)
-        granted_at = datetime(2026, 1, 5, 12, 0, tzinfo=ZoneInfo("UTC"))
-        for first in firsts:
-            registry.add_member(first, at=granted_at)
-            for category in CATEGORIES:
-                if not (first == "Sam" and category == "email"):
-                    registry.grant(first, category, at=granted_at)
-    hh.root = out
-    # Faker phone numbers come in several formats; keep the digits too so a reformatted copy is caught.
-    hh.pii["PHONE_DIGITS"] = {re.sub(r"\D", "", p) for p in hh.pii["PHONE_NUMBER"]}
-    return hh
+def _write_public(w: _Writer, folder: Path) -> None:
+    """Recipes, fitness and how-to items: public data, not sensitive."""
+    rng = w.rng
+    write_json_lines(folder / "recipes.jsonl",
+                     ({"title": t, "minutes": m, "ingredients": ing, "tags": tags} for t, m, ing, tags in RECIPES))
+    write_json_lines(folder / "fitness.jsonl",
+                     ({"goal": g, "activity": a, "days_per_week": rng.randint(2, 5)} for g, a in FITNESS))
+    write_json_lines(folder / "howto.jsonl", ({"task": t, "minutes": rng.choice([5, 10, 20, 30])} for t in HOWTO))
+
+
+def _write_directory_and_consent(w: _Writer, tmp: Path) -> None:
+    """Who is who (household.json), and the consent registry: Sam has not consented to e-mail."""
+    atomic.write_json(tmp / "household.json", {
+        "timezone": TZ, "now": NOW.isoformat(timespec="minutes"),
+        "members": [{"name": first, "full_name": m["full_name"], "emails": m["emails"]}
+                    for first, m in w.hh.members.items()],
+    })
+    registry = ConsentRegistry(tmp / "consent.sqlite", create=True)
+    granted_at = datetime(2026, 1, 5, 12, 0, tzinfo=ZoneInfo("UTC"))
+    for first in w.firsts:
+        registry.add_member(first, at=granted_at)
+        for category in CATEGORIES:
+            if not (first == "Sam" and category == "email"):
+                registry.grant(first, category, at=granted_at)

@@ -21,8 +21,12 @@ from __future__ import annotations
 import copy
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hrmtrain.prompt.chat import ChatEncoder
+
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
 HOUSEHOLD = "household"
 SUBDIR = "tokenizer"  # <run>/tokenizer
@@ -59,7 +63,7 @@ def train_household_tokenizer(base, rows, vocab_size: int, enable_thinking: bool
     return tokenizer
 
 
-def uses_household_tokenizer(cfg) -> bool:
+def uses_household_tokenizer(cfg: HrmConfig) -> bool:
     return str(cfg.model.tiny.tokenizer) == HOUSEHOLD
 
 
@@ -68,7 +72,7 @@ def vocabulary_digest(tokenizer) -> str:
     return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()
 
 
-def tiny_tokenizer(cfg, base, train_rows, run_dir: Path, resuming: bool):
+def tiny_tokenizer(cfg: HrmConfig, base, train_rows, run_dir: Path, resuming: bool):
     """The tokenizer the tiny model trains with: the run's saved one when resuming, else a new one."""
     if not uses_household_tokenizer(cfg):
         return base

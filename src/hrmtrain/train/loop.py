@@ -23,6 +23,7 @@ from pathlib import Path
 import psutil
 import torch
 
+from hrmtrain.config import PerfConfig, TrainerConfig
 from hrmtrain.errors import HrmError
 from hrmtrain.train import checkpoint, distributed
 from hrmtrain.prompt.chat import IGNORE, Example
@@ -112,8 +113,8 @@ def step_statistics(rows: list[dict]) -> dict:
             "peak_memory_mb": max((r["train/peak_memory_mb"] for r in steps), default=None)}
 
 
-def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: list[Example],
-        run_dir: Path, info: distributed.DistInfo, tracker: Tracker, state: LoopState, pad_id: int,
+def fit(t: TrainerConfig, perf: PerfConfig, model, optimizer, scheduler, batches: StepBatches,
+        val_examples: list[Example], run_dir: Path, info: distributed.DistInfo, tracker: Tracker, state: LoopState, pad_id: int,
         loader_kwargs: dict | None = None, tasks=None, causal_lm=None) -> LoopState:
     """Train `model` (an SFTLoss, possibly DDP/FSDP-wrapped) from `state.step` to `trainer.max_steps`.
     `loader_kwargs`: DataLoader workers / pinning (perf.describe_loader); none: batches built inline.
@@ -121,7 +122,6 @@ def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: li
     choose the weights `causal_lm` ends with, and may stop training early."""
     from tqdm.auto import tqdm
 
-    t = cfg.trainer
     precision = Precision.from_config(t.precision, info.device.type)
     scaler = precision.grad_scaler()
     if state.scaler_state:
@@ -131,7 +131,7 @@ def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: li
     ckpt_root = run_dir / "checkpoints"
 
     loader_kwargs = loader_kwargs or {}
-    non_blocking = bool(cfg.perf.non_blocking)
+    non_blocking = bool(perf.non_blocking)
     val_loader = loader(ValBatches(val_examples, t.batch_size, pad_id), loader_kwargs)
     steps = iter(loader(StepDataset(batches, state.step, t.max_steps), loader_kwargs))
 
@@ -162,7 +162,7 @@ def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: li
     bar = tqdm(total=t.max_steps, initial=state.step, disable=not info.is_main, desc="train",
                unit="step", dynamic_ncols=True, mininterval=1.0)
     model.train()
-    with step_profiler(cfg.perf, run_dir, info.device, info.is_main) as profiler:
+    with step_profiler(perf, run_dir, info.device, info.is_main) as profiler:
         while state.step < t.max_steps:
             started = time.perf_counter()
             micro = next(steps)
@@ -223,12 +223,12 @@ def fit(cfg, model, optimizer, scheduler, batches: StepBatches, val_examples: li
             if state.stopped_early:
                 break
     bar.close()
-    if info.is_main and cfg.perf.profile:
+    if info.is_main and perf.profile:
         if profiler.done:
-            print(f"hrmtrain train: profile of {cfg.perf.profile_steps} steps in {run_dir / 'profile'} "
+            print(f"hrmtrain train: profile of {perf.profile_steps} steps in {run_dir / 'profile'} "
                   "(trace.json: chrome://tracing or Perfetto; top_ops.txt: operators by self time)")
         else:
             print("hrmtrain train: perf.profile: the run ended before the profiled window "
                   f"(perf.profile_wait + profile_warmup + profile_steps = "
-                  f"{cfg.perf.profile_wait + cfg.perf.profile_warmup + cfg.perf.profile_steps} steps) was complete")
+                  f"{perf.profile_wait + perf.profile_warmup + perf.profile_steps} steps) was complete")
     return state

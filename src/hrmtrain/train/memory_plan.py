@@ -23,12 +23,16 @@ hrmtrain's loop keeps (train/loop.py, train/loss.py, train/varlen_attention.py):
 * validation between steps, where its one chunk of logits outgrows the step (a large vocabulary on a small
   model): what it needs beyond the step.
 
-The estimate is checked against measured peaks of real runs on the CPU (tests/test_memory_plan.py).
+The estimate is checked against measured peaks of real runs on the CPU (tests/train/test_memory_plan.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
 GB = 1024**3
 CUDA_RUNTIME_BYTES = 1 * GB
@@ -137,10 +141,11 @@ class Plan:
 
 def plan(shape: Shape, method: str, *, tokens: int, bf16: bool, checkpointing: bool, chunk: int,
          lora_r: int = 16, lora_base_dtype: str = "bf16", gpus: int = 1, runtime: int = CUDA_RUNTIME_BYTES,
-         loss_tokens: int | None = None) -> Plan:
+         loss_tokens: int | None = None, val_tokens: int | None = None, val_loss_tokens: int | None = None) -> Plan:
     """Bytes one device holds at the peak of a step (module docstring), for `method` full|lora|qlora.
     `loss_tokens`: the positions with a label (the loss projects only those onto the vocabulary); by
-    default every token, the worst case."""
+    default every token, the worst case. `val_tokens`, `val_loss_tokens`: the same for the largest
+    validation batch (padded); by default those of the step."""
     p, linear = shape.params(), shape.linear_params()
     base_bytes = {"bf16": 2, "fp16": 2, "fp32": 4}[lora_base_dtype]  # a (Q)LoRA run's frozen weights
     if method == "full":
@@ -176,8 +181,10 @@ def plan(shape: Shape, method: str, *, tokens: int, bf16: bool, checkpointing: b
     parts["runtime"] = runtime
     # validation between steps (no grad): the weights, AdamW's state and one chunk's logits with their
     # log-softmax; it sets the peak only where the vocabulary dwarfs the model (the tiny Qwen3: 151,936 x 64)
-    validation = (parts["weights"] + parts["optimizer (AdamW)"] + runtime + 2 * min(chunk, tokens) * shape.vocab * 4
-                  + tokens * shape.hidden * 4)
+    val_tokens = tokens if val_tokens is None else val_tokens
+    val_labelled = val_tokens if val_loss_tokens is None else min(val_loss_tokens, val_tokens)
+    validation = (parts["weights"] + parts["optimizer (AdamW)"] + runtime
+                  + 2 * min(chunk, val_labelled) * shape.vocab * 4 + val_tokens * shape.hidden * 4)
     parts["validation, beyond the step"] = max(0, validation - sum(parts.values()))
     return Plan(method, gpus, parts)
 
@@ -202,7 +209,7 @@ def table(plans: list[Plan], gpu_memory_gb: float) -> str:
     return "\n".join(rows)
 
 
-def run(cfg) -> None:
+def run(cfg: HrmConfig) -> None:
     """`hrmtrain plan`: the table for the configured base and trainer, GB per GPU."""
     from hrmtrain.models.precision import resolve
 

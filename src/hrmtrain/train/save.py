@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from omegaconf import OmegaConf
 
-from hrmtrain import atomic
+from hrmtrain import atomic, config
 from hrmtrain.train import distributed
 from hrmtrain.train import model as models
 from hrmtrain.train.loss import SFTLoss
 from hrmtrain.models.nvfp4 import remove_fake_quant
 
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
-def _full_model(cfg, source, model, sft, tokenizer, info: distributed.DistInfo):
+
+def _full_model(cfg: HrmConfig, source, model, sft, tokenizer, info: distributed.DistInfo):
     """The trained model as one ordinary module on rank 0 (gathered from shards under FSDP)."""
     if info.strategy != "fsdp":
         return model
@@ -27,7 +30,7 @@ def _full_model(cfg, source, model, sft, tokenizer, info: distributed.DistInfo):
     return fresh
 
 
-def save_final_model(cfg, source, model, sft, tokenizer, run_dir: Path, info, summary: dict) -> Path:
+def save_final_model(cfg: HrmConfig, source, model, sft, tokenizer, run_dir: Path, info, summary: dict) -> Path:
     full = _full_model(cfg, source, model, sft, tokenizer, info)
     model_dir = run_dir / "model"
     if info.is_main:
@@ -53,7 +56,7 @@ def save_final_model(cfg, source, model, sft, tokenizer, run_dir: Path, info, su
                 "base_model": {"base": cfg.model.base, "repo_id": source.repo_id,
                                "path": str(source.path) if source.path else "built-in tiny Qwen3",
                                **({"provenance": source.provenance} if source.provenance else {})},
-                "config": OmegaConf.to_container(cfg, resolve=True),
+                "config": config.plain(cfg),
             })
         atomic.write_json(run_dir / "summary.json", summary)
     distributed.barrier(info)

@@ -12,11 +12,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from omegaconf import OmegaConf
 
-from hrmtrain import __version__, atomic
+from hrmtrain import __version__, atomic, config
 from hrmtrain.errors import CheckpointError, DataError, HrmError
 from hrmtrain.train import checkpoint, distributed, perf
 from hrmtrain.models import base as base_model
@@ -33,6 +34,9 @@ from hrmtrain.models.precision import resolve as resolve_precision
 from hrmtrain.train.schedule import make_scheduler
 from hrmtrain.train.tracking import Tracker
 from hrmtrain import runs
+
+if TYPE_CHECKING:
+    from hrmtrain.config import HrmConfig
 
 # Config sections that must match between a run and its resumption (the rest may change, e.g. max_steps).
 FROZEN_ON_RESUME = ("model", "data.path", "data.val_ratio", "data.seed", "trainer.batch_size",
@@ -70,11 +74,11 @@ def _check_same_vocabulary(tokenizer, info: distributed.DistInfo) -> None:
 _ABSENT = object()
 
 
-def _select(cfg, dotted: str):
-    return OmegaConf.select(cfg, dotted)
+def _select(cfg: HrmConfig, dotted: str):
+    return config.select(cfg, dotted)
 
 
-def run_folder(cfg, info: distributed.DistInfo) -> tuple[Path, bool]:
+def run_folder(cfg: HrmConfig, info: distributed.DistInfo) -> tuple[Path, bool]:
     """(run folder, resuming?) without creating anything yet."""
     root = Path(cfg.run.dir)
     if cfg.trainer.resume:
@@ -140,7 +144,7 @@ class _Setup:
     trainable_params: int
 
 
-def train(cfg) -> TrainResult:
+def train(cfg: HrmConfig) -> TrainResult:
     """`hrmtrain train`, in phases: data (encode the splits, name the run), the run folder, the model and its
     optimizer, a checkpoint to resume from, the loop (with the validation tasks that choose the weights),
     and the saved model with its lineage entry."""
@@ -160,7 +164,7 @@ def train(cfg) -> TrainResult:
     return _save_and_record(cfg, data, setup, summary, log, info)
 
 
-def _prepare_data(cfg, info: distributed.DistInfo) -> _Data:
+def _prepare_data(cfg: HrmConfig, info: distributed.DistInfo) -> _Data:
     source = base_model.resolve(cfg.model.base, cfg.model.revision)
     tokenizer = base_model.load_tokenizer(source, cfg.model.chat_template)
     train_rows, val_rows = load_train_val(cfg.data.path, cfg.data.val_ratio, cfg.data.seed)
@@ -186,21 +190,21 @@ def _prepare_data(cfg, info: distributed.DistInfo) -> _Data:
     return _Data(source, tokenizer, train_rows, train_ex, val_ex, batches, run_dir, resuming)
 
 
-def _open_run_folder(cfg, data: _Data, info: distributed.DistInfo) -> None:
+def _open_run_folder(cfg: HrmConfig, data: _Data, info: distributed.DistInfo) -> None:
     """A resumed run's config must match; a new run's folder gets its config (and household tokenizer)."""
     distributed.barrier(info)  # every rank has looked before rank 0 creates the folder
     if data.resuming:
         _check_same_config(data.run_dir, cfg)
     elif info.is_main:
         data.run_dir.mkdir(parents=True, exist_ok=True)  # may exist, empty (run_folder)
-        atomic.write_text(data.run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        atomic.write_text(data.run_dir / "config.yaml", config.to_yaml(cfg))
         if data.source.is_tiny and uses_household_tokenizer(cfg):
             with atomic.staged_dir(data.run_dir / TOKENIZER_SUBDIR) as tmp:
                 data.tokenizer.save_pretrained(tmp)
     distributed.barrier(info)
 
 
-def _build_model(cfg, data: _Data, info: distributed.DistInfo) -> _Setup:
+def _build_model(cfg: HrmConfig, data: _Data, info: distributed.DistInfo) -> _Setup:
     t = cfg.trainer
     if cfg.model.lora.qlora and info.strategy == "fsdp":
         raise HrmError("model.lora.qlora=true cannot be sharded with FSDP2 here (bitsandbytes' 4-bit weights are no "
@@ -220,7 +224,7 @@ def _build_model(cfg, data: _Data, info: distributed.DistInfo) -> _Setup:
                   total_params, trainable_params)
 
 
-def _resume_or_start(cfg, data: _Data, setup: _Setup, info: distributed.DistInfo) -> LoopState:
+def _resume_or_start(cfg: HrmConfig, data: _Data, setup: _Setup, info: distributed.DistInfo) -> LoopState:
     """The loop's state: from the latest checkpoint when resuming (metrics past it dropped), else fresh."""
     t, run_dir = cfg.trainer, data.run_dir
     state = LoopState()
@@ -242,12 +246,12 @@ def _resume_or_start(cfg, data: _Data, setup: _Setup, info: distributed.DistInfo
     return state
 
 
-def _fit_and_choose(cfg, data: _Data, setup: _Setup, state: LoopState, info: distributed.DistInfo,
+def _fit_and_choose(cfg: HrmConfig, data: _Data, setup: _Setup, state: LoopState, info: distributed.DistInfo,
                     started: float) -> dict:
     """Train to trainer.max_steps; put back the weights the validation tasks chose; the run's summary."""
     run_dir, model = data.run_dir, setup.model
     tracker = Tracker(run_dir, cfg.logging.wandb_project, run_dir.name,
-                      OmegaConf.to_container(cfg, resolve=True),
+                      config.plain(cfg),
                       str(cfg.logging.wandb_mode) if info.is_main else "disabled",
                       cfg.logging.wandb_entity, state.wandb_run_id)
     if info.is_main:
@@ -260,8 +264,8 @@ def _fit_and_choose(cfg, data: _Data, setup: _Setup, state: LoopState, info: dis
         print(f"hrmtrain train: perf: {setup.perf_report}")
     tasks = _task_validation(cfg, data.tokenizer, info)
     try:
-        state = fit(cfg, setup.sft, setup.optimizer, setup.scheduler, data.batches, data.val_ex, run_dir, info,
-                    tracker, state, data.tokenizer.pad_token_id, setup.loader_kwargs, tasks, models.causal_lm(model))
+        state = fit(cfg.trainer, cfg.perf, setup.sft, setup.optimizer, setup.scheduler, data.batches, data.val_ex,
+                    run_dir, info, tracker, state, data.tokenizer.pad_token_id, setup.loader_kwargs, tasks, models.causal_lm(model))
         if state.choice is not None:
             from hrmtrain.train.task_validation import restore
 
@@ -283,7 +287,7 @@ def _fit_and_choose(cfg, data: _Data, setup: _Setup, state: LoopState, info: dis
     return summary
 
 
-def _save_and_record(cfg, data: _Data, setup: _Setup, summary: dict, log, info: distributed.DistInfo) -> TrainResult:
+def _save_and_record(cfg: HrmConfig, data: _Data, setup: _Setup, summary: dict, log, info: distributed.DistInfo) -> TrainResult:
     """The saved model (and NVFP4 checkpoint), then its lineage entry; outputs whose entry the audit log
     refuses are moved out of use (_unrecorded)."""
     from hrmtrain.train.save import save_final_model
@@ -299,7 +303,7 @@ def _save_and_record(cfg, data: _Data, setup: _Setup, summary: dict, log, info: 
     if info.is_main:
         try:
             log.append("train", inputs=[cfg.data.path] + ([source.path] if source.path else []), outputs=outputs,
-                       config=OmegaConf.to_container(cfg, resolve=True),
+                       config=config.plain(cfg),
                        details={"run": run_dir.name, "metrics": summary["metrics"],
                                 **({"base_provenance": source.provenance} if source.provenance else {})})
         except BaseException as exc:
@@ -307,7 +311,7 @@ def _save_and_record(cfg, data: _Data, setup: _Setup, summary: dict, log, info: 
     return TrainResult(run_dir, model_dir, summary, info)
 
 
-def _task_validation(cfg, tokenizer, info):
+def _task_validation(cfg: HrmConfig, tokenizer, info):
     """The validation tasks that choose the saved weights (trainer.eval_tasks_every > 0), or None."""
     t = cfg.trainer
     if not t.eval_tasks_every:
@@ -333,7 +337,7 @@ def _task_validation(cfg, tokenizer, info):
     from hrmtrain.train.task_validation import TaskValidation
 
     return TaskValidation(val, tokenizer, t.eval_tasks, cfg.data.enable_thinking,
-                          Budget(**OmegaConf.to_container(cfg.eval.budget)), cfg.eval.batch_size)
+                          Budget(**config.plain(cfg.eval.budget)), cfg.eval.batch_size)
 
 
 def _unrecorded(run_dir: Path, outputs: list[Path], exc: BaseException) -> HrmError:
@@ -387,7 +391,7 @@ def _apply_perf(perf_cfg, model, report: perf.PerfReport) -> None:
     perf.compile_layers(model, str(perf_cfg.compile), report)
 
 
-def _summary(cfg, run_dir, state: LoopState, total_params, trainable_params, n_train, n_val, seconds) -> dict:
+def _summary(cfg: HrmConfig, run_dir, state: LoopState, total_params, trainable_params, n_train, n_val, seconds) -> dict:
     from hrmtrain.train.loop import read_metrics_rows, step_statistics
 
     rows = read_metrics_rows(run_dir / "metrics.jsonl")
@@ -434,7 +438,7 @@ def print_summary(summary: dict) -> None:
     Console().print(table)
 
 
-def run(cfg) -> None:
+def run(cfg: HrmConfig) -> None:
     result = train(cfg)
     if result.dist.is_main:
         print_summary(result.summary)
