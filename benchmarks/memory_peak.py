@@ -6,13 +6,12 @@
 The plan (train/memory_plan.py) counts tensors: weights, gradients, optimizer state, the activations a step
 saves, the loss, validation. On a GPU the matching measurement is `torch.cuda.max_memory_allocated`. A CPU
 has no such counter, and its peak RSS adds what glibc's allocator keeps of freed memory (benchmarks/README.md:
-on SmolLM2 up to 3 GB, depending on the order of allocations). So each run here is measured both ways, in a
-fresh process:
-- **live tensors**: torch.profiler with `profile_memory=True` records every CPU allocation and free of the
-  run (started before the model is built, so weights and optimizer state are counted); the peak of their
-  running sum is the CPU's `max_memory_allocated`. The plan without its `runtime` term is compared to it.
-- **peak RSS** of the process (ru_maxrss), compared to the whole plan (runtime term included: the process
-  with torch, transformers, the tokenizer and the data, measured before the model is built).
+on SmolLM2 up to 3 GB, depending on the order of allocations; the SFT benchmark compares the whole plan with
+peak RSS). Here each run, in a fresh process, is measured by its **live tensors**: torch.profiler with
+`profile_memory=True` records every CPU allocation and free of the run (started before the model is built,
+so weights and optimizer state are counted); the peak of their running sum is the CPU's
+`max_memory_allocated`, and the plan without its `runtime` term (the process itself) is compared to it.
+The process's RSS is not reported: the profiler's own records of millions of allocations inflate it.
 
 Each run is `hrmtrain train` (hrmtrain.train.stage.train) with the SFT benchmark's settings
 (sft_throughput.py: the same data, steps and batches), and the plan is given the run's largest step.
@@ -71,7 +70,7 @@ def worker(spec: dict, variant: str) -> dict:
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         train(cfg)
     peak, where = live_peak(prof.profiler.kineto_results.events())
-    return {"live_peak_bytes": peak, "live_peak_in": where, "peak_rss_mb": sft.peak_rss_mb()}
+    return {"live_peak_bytes": peak, "live_peak_in": where}
 
 
 def main() -> None:
@@ -113,22 +112,18 @@ def main() -> None:
 
         measured = {v: run(v) for v in VARIANTS}
         runtime = sft.run_variant("runtime", spec_file)["runtime_bytes"]
-        table = {("hrm" if v == "full" else "hrm-lora"): {"peak_rss_mb": m["peak_rss_mb"]} for v, m in measured.items()}
+        table = {("hrm" if v == "full" else "hrm-lora"): {"peak_rss_mb": float("nan")} for v in measured}
         plans = sft.plan_check(spec, table, runtime)
     rows = {}
-    print("| run | tokens (largest step) | plan, tensors (MB) | live tensors, peak (MB) | ratio | plan, whole (MB) "
-          "| peak RSS (MB) | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| run | tokens (largest step) | plan, tensors (MB) | live tensors, peak (MB) | plan / live |\n"
+          "|---|---:|---:|---:|---:|")
     for v, m in measured.items():
         p = plans["hrm" if v == "full" else "hrm-lora"]
         tensors_mb = p["plan_mb"] - p["parts_mb"]["runtime"]
         live_mb = m["live_peak_bytes"] / 2**20
         rows[v] = {"tokens": p["tokens"], "plan_tensors_mb": tensors_mb, "live_peak_mb": live_mb,
-                   "ratio_live": tensors_mb / live_mb, "plan_mb": p["plan_mb"], "peak_rss_mb": m["peak_rss_mb"],
-                   "ratio_rss": p["plan_mb"] / m["peak_rss_mb"], "parts_mb": p["parts_mb"],
-                   "live_peak_in": m["live_peak_in"]}
-        r = rows[v]
-        print(f"| {v} | {r['tokens']:,} | {tensors_mb:,.0f} | {live_mb:,.0f} | {r['ratio_live']:.2f} | "
-              f"{r['plan_mb']:,.0f} | {r['peak_rss_mb']:,.0f} | {r['ratio_rss']:.2f} |")
+                   "ratio_live": tensors_mb / live_mb, "parts_mb": p["parts_mb"], "live_peak_in": m["live_peak_in"]}
+        print(f"| {v} | {p['tokens']:,} | {tensors_mb:,.0f} | {live_mb:,.0f} | {tensors_mb / live_mb:.2f} |")
     for v, r in rows.items():
         print(f"{v}: live tensors peaked in {' > '.join(r['live_peak_in']) or '(no operator)'}")
     if args.json:

@@ -65,3 +65,19 @@ def test_onnx_latency_benchmark_compares_onnxruntime_with_pytorch(tmp_path):
     assert {(r["model"], r["phase"]) for r in rows} == {("lmodule", "prefill"), ("lmodule", "decode"),
                                                         ("embedder", "forward"), ("reranker", "forward")}
     assert all(r["pytorch_ms"] > 0 and r["onnxruntime_ms"] > 0 for r in rows)
+
+
+@pytest.mark.slow
+def test_memory_peak_benchmark_checks_the_plan_against_live_tensors(tmp_path):
+    out = tmp_path / "peak.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory_peak.py"), "--model", "tiny",
+                           "--json", str(out)], capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| full |" in proc.stdout and "| lora |" in proc.stdout
+    runs = json.loads(out.read_text())["runs"]
+    for r in runs.values():
+        # at least the weights were alive, and the peak is the loss's backward (benchmarks/README.md)
+        assert r["live_peak_mb"] > r["parts_mb"]["weights"]
+        assert "aten::_log_softmax_backward_data" in r["live_peak_in"]
+    assert 0.85 <= runs["full"]["ratio_live"] <= 1.15  # tiny, full fine-tuning: 1.01 when measured
+    assert runs["lora"]["live_peak_mb"] < runs["full"]["live_peak_mb"]  # no gradients or AdamW state for the base
