@@ -75,7 +75,7 @@ def _evaluate_and_report(cfg: HrmConfig, result, step: Steps) -> None:
         print(step("eval", "untrained base") + (f" (a fixed subset: {cfg.eval.base_tasks} test tasks spread over "
                                                      "the split, plus the curated and safety tasks)"
                                                      if cfg.eval.base_tasks else ""))
-        base, _ = evaluate(cfg, base_model_dir(cfg, result.run_dir), eval_dir / "base-results.json",
+        base, _ = evaluate(cfg, base_model_dir(cfg.model, result.run_dir), eval_dir / "base-results.json",
                            spread=cfg.eval.base_tasks)
         print_results(base)
     if cfg.eval.load.in_pipeline:

@@ -89,7 +89,7 @@ def test_training_with_it_keeps_it_in_the_run_and_the_model_and_resumes_with_it(
 def test_a_resumed_run_uses_its_saved_tokenizer(household, tokenizer, tmp_path):
     cfg = compose(["model.tiny.tokenizer=household", "model.tiny.vocab_size=600"])
     household.save_pretrained(tmp_path / "tokenizer")  # learnt with 512 entries: not what cfg would learn
-    resumed = tiny_tokenizer(cfg, tokenizer, _rows(), tmp_path, resuming=True)
-    fresh = tiny_tokenizer(cfg, tokenizer, _rows(), tmp_path, resuming=False)
+    resumed = tiny_tokenizer(cfg.model, cfg.data, tokenizer, _rows(), tmp_path, resuming=True)
+    fresh = tiny_tokenizer(cfg.model, cfg.data, tokenizer, _rows(), tmp_path, resuming=False)
     assert vocabulary_digest(resumed) == vocabulary_digest(household) != vocabulary_digest(fresh)
-    assert tiny_tokenizer(compose([]), tokenizer, _rows(), tmp_path, resuming=True) is tokenizer  # qwen3: as is
+    assert tiny_tokenizer(compose([]).model, compose([]).data, tokenizer, _rows(), tmp_path, resuming=True) is tokenizer  # qwen3: as is

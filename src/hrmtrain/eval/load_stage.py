@@ -40,7 +40,7 @@ def loadtest(cfg: HrmConfig, model: Path | None = None, out: Path | None = None)
     from hrmtrain.eval.stage import model_path, task_set
 
     e = cfg.eval
-    tasks = task_set(cfg)
+    tasks = task_set(cfg.eval, cfg.data.path)
     budget = Budget(**config.plain(e.budget))
 
     def report(level: dict) -> None:

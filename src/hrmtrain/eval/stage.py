@@ -24,7 +24,7 @@ from hrmtrain.agent.tasks import load_tasks
 from hrmtrain import runs
 
 if TYPE_CHECKING:
-    from hrmtrain.config import HrmConfig
+    from hrmtrain.config import EvalConfig, EvalPrecision, HrmConfig, ModelConfig
 
 
 def model_path(cfg: HrmConfig) -> Path:
@@ -39,15 +39,15 @@ def model_path(cfg: HrmConfig) -> Path:
     return path
 
 
-def task_set(cfg: HrmConfig, spread: int | None = None) -> list:
+def task_set(e: EvalConfig, data_path: str, spread: int | None = None) -> list:
     """The test split's tasks (eval.tasks or data.path; the first eval.max_tasks; with `spread`, that many
     taken evenly across the split, a fixed subset), plus the curated ones."""
-    tasks = load_tasks(cfg.eval.tasks or cfg.data.path)
-    if cfg.eval.max_tasks:
-        tasks = tasks[: cfg.eval.max_tasks]
+    tasks = load_tasks(e.tasks or data_path)
+    if e.max_tasks:
+        tasks = tasks[: e.max_tasks]
     if spread and spread < len(tasks):
         tasks = [tasks[i * len(tasks) // spread] for i in range(spread)]
-    return tasks + (curated_tasks() if cfg.eval.curated else [])
+    return tasks + (curated_tasks() if e.curated else [])
 
 
 def _endpoint_policy(endpoint, key: str, temperature: float):
@@ -74,15 +74,15 @@ def make_policy_factory(cfg: HrmConfig, model: Path | None):
         policy = _endpoint_policy(cfg.eval.endpoint, "eval.endpoint", cfg.eval.temperature)
     else:
         policy = LocalPolicy(str(model), temperature=cfg.eval.temperature, seed=cfg.eval.seed,
-                             enable_thinking=cfg.data.enable_thinking, dtype=inference_dtype(cfg),
+                             enable_thinking=cfg.data.enable_thinking, dtype=inference_dtype(cfg.eval.precision),
                              batch_size=cfg.eval.batch_size, prefix_cache=cfg.eval.prefix_cache,
                              inplace_kv_cache=cfg.eval.inplace_kv_cache, turn_cache_mb=cfg.eval.turn_cache_mb)
     return lambda task: policy
 
 
-def inference_dtype(cfg: HrmConfig) -> str:
+def inference_dtype(precision: EvalPrecision) -> str:
     """eval.precision: auto is bfloat16 where the CPU computes it natively (the probe training uses), else float32."""
-    wanted = str(cfg.eval.precision)
+    wanted = str(precision)
     if wanted != "auto":
         return {"bf16": "bfloat16", "fp32": "float32"}[wanted]
     from hrmtrain.models.precision import resolve
@@ -145,7 +145,7 @@ def evaluate(cfg: HrmConfig, model: Path | None = None, out: Path | None = None,
     from dataclasses import replace
 
     e = cfg.eval
-    tasks = task_set(cfg, spread)
+    tasks = task_set(cfg.eval, cfg.data.path, spread)
     kind = str(e.policy)
     if kind == "local" and model is None:
         model = model_path(cfg)
@@ -239,7 +239,7 @@ def run(cfg: HrmConfig):
     return results
 
 
-def base_model_dir(cfg: HrmConfig, run_dir: Path) -> Path:
+def base_model_dir(model_cfg: ModelConfig, run_dir: Path) -> Path:
     """The model before training, to evaluate beside the trained one, prompted with the same chat template:
     the base folder itself where its tokenizer carries the run's template, else (the built-in tiny model's
     seeded initial weights; a base whose own template drops tools) the base's weights with the run's
@@ -248,7 +248,7 @@ def base_model_dir(cfg: HrmConfig, run_dir: Path) -> Path:
 
     from hrmtrain.models import base as base_model
 
-    source = base_model.resolve(cfg.model.base, cfg.model.revision)
+    source = base_model.resolve(model_cfg.base, model_cfg.revision)
     tokenizer = AutoTokenizer.from_pretrained(Path(run_dir) / "model")
     if not source.is_tiny:
         own = AutoTokenizer.from_pretrained(source.path)
@@ -257,7 +257,7 @@ def base_model_dir(cfg: HrmConfig, run_dir: Path) -> Path:
     out = Path(run_dir) / "eval" / "base-model"
     if (out / "config.json").is_file():
         return out
-    model = base_model.load_base(source, cfg.model, tokenizer)
+    model = base_model.load_base(source, model_cfg, tokenizer)
     model.config.use_cache = True
     with atomic.staged_dir(out, replace=True) as tmp:
         model.save_pretrained(tmp)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from hrmtrain.prompt.chat import ChatEncoder
 
 if TYPE_CHECKING:
-    from hrmtrain.config import HrmConfig
+    from hrmtrain.config import DataConfig, ModelConfig
 
 HOUSEHOLD = "household"
 SUBDIR = "tokenizer"  # <run>/tokenizer
@@ -63,8 +63,8 @@ def train_household_tokenizer(base, rows, vocab_size: int, enable_thinking: bool
     return tokenizer
 
 
-def uses_household_tokenizer(cfg: HrmConfig) -> bool:
-    return str(cfg.model.tiny.tokenizer) == HOUSEHOLD
+def uses_household_tokenizer(model: ModelConfig) -> bool:
+    return str(model.tiny.tokenizer) == HOUSEHOLD
 
 
 def vocabulary_digest(tokenizer) -> str:
@@ -72,13 +72,13 @@ def vocabulary_digest(tokenizer) -> str:
     return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()
 
 
-def tiny_tokenizer(cfg: HrmConfig, base, train_rows, run_dir: Path, resuming: bool):
+def tiny_tokenizer(model: ModelConfig, data: DataConfig, base, train_rows, run_dir: Path, resuming: bool):
     """The tokenizer the tiny model trains with: the run's saved one when resuming, else a new one."""
-    if not uses_household_tokenizer(cfg):
+    if not uses_household_tokenizer(model):
         return base
     saved = run_dir / SUBDIR
     if resuming and (saved / "tokenizer.json").is_file():
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(saved)
-    return train_household_tokenizer(base, train_rows, cfg.model.tiny.vocab_size, cfg.data.enable_thinking)
+    return train_household_tokenizer(base, train_rows, model.tiny.vocab_size, data.enable_thinking)

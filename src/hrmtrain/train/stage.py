@@ -172,8 +172,8 @@ def _prepare_data(cfg: HrmConfig, info: distributed.DistInfo) -> _Data:
     run_dir, resuming = run_folder(cfg, info)  # named, not created yet
     if info.is_main:
         atomic.ensure_writable(run_dir.parent, "run.dir folder")
-    if source.is_tiny and uses_household_tokenizer(cfg):
-        tokenizer = tiny_tokenizer(cfg, tokenizer, train_rows, run_dir, resuming)
+    if source.is_tiny and uses_household_tokenizer(cfg.model):
+        tokenizer = tiny_tokenizer(cfg.model, cfg.data, tokenizer, train_rows, run_dir, resuming)
         _check_same_vocabulary(tokenizer, info)
     encoder = ChatEncoder(tokenizer, enable_thinking=cfg.data.enable_thinking)
     train_ex = encode_rows(train_rows, encoder, cfg.trainer.max_length)
@@ -198,7 +198,7 @@ def _open_run_folder(cfg: HrmConfig, data: _Data, info: distributed.DistInfo) ->
     elif info.is_main:
         data.run_dir.mkdir(parents=True, exist_ok=True)  # may exist, empty (run_folder)
         atomic.write_text(data.run_dir / "config.yaml", config.to_yaml(cfg))
-        if data.source.is_tiny and uses_household_tokenizer(cfg):
+        if data.source.is_tiny and uses_household_tokenizer(cfg.model):
             with atomic.staged_dir(data.run_dir / TOKENIZER_SUBDIR) as tmp:
                 data.tokenizer.save_pretrained(tmp)
     distributed.barrier(info)
