@@ -14,7 +14,9 @@ so weights and optimizer state are counted); the peak of their running sum is th
 The process's RSS is not reported: the profiler's own records of millions of allocations inflate it.
 
 Each run is `hrmtrain train` (hrmtrain.train.stage.train) with the SFT benchmark's settings
-(sft_throughput.py: the same data, steps and batches), and the plan is given the run's largest step.
+(sft_throughput.py: the same data, steps and batches), and the plan is that of the run's step that needs most
+(each step planned with its tokens and its labelled positions: with the tiny model's 151,936-token vocabulary
+the step with the most labelled positions, not the longest, sets the peak).
 """
 
 from __future__ import annotations
@@ -115,15 +117,16 @@ def main() -> None:
         table = {("hrm" if v == "full" else "hrm-lora"): {"peak_rss_mb": float("nan")} for v in measured}
         plans = sft.plan_check(spec, table, runtime)
     rows = {}
-    print("| run | tokens (largest step) | plan, tensors (MB) | live tensors, peak (MB) | plan / live |\n"
+    print("| run | step planned (tokens, labelled) | plan, tensors (MB) | live tensors, peak (MB) | plan / live |\n"
           "|---|---:|---:|---:|---:|")
     for v, m in measured.items():
         p = plans["hrm" if v == "full" else "hrm-lora"]
         tensors_mb = p["plan_mb"] - p["parts_mb"]["runtime"]
         live_mb = m["live_peak_bytes"] / 2**20
-        rows[v] = {"tokens": p["tokens"], "plan_tensors_mb": tensors_mb, "live_peak_mb": live_mb,
+        rows[v] = {"tokens": p["tokens"], "labelled": p["labelled"], "plan_tensors_mb": tensors_mb, "live_peak_mb": live_mb,
                    "ratio_live": tensors_mb / live_mb, "parts_mb": p["parts_mb"], "live_peak_in": m["live_peak_in"]}
-        print(f"| {v} | {p['tokens']:,} | {tensors_mb:,.0f} | {live_mb:,.0f} | {tensors_mb / live_mb:.2f} |")
+        print(f"| {v} | {p['tokens']:,}, {p['labelled']:,} | {tensors_mb:,.0f} | {live_mb:,.0f} | "
+              f"{tensors_mb / live_mb:.2f} |")
     for v, r in rows.items():
         print(f"{v}: live tensors peaked in {' > '.join(r['live_peak_in']) or '(no operator)'}")
     if args.json:

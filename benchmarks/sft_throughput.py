@@ -39,6 +39,7 @@ best hrmtrain variant that trains every weight with the best baseline:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -151,8 +152,10 @@ def prepare(workdir: Path, model: str) -> dict:
     from hrmtrain.train import model as models
 
     generate(workdir / "household", seed=0)
-    build(compose([f"data.raw={workdir / 'household'}", f"data.path={workdir / 'data'}",
-                   f"lineage.dir={workdir / 'lineage'}"]))
+    # built from inside the work folder: a record's id hashes its file's path as given (data/sources/records.py),
+    # so a relative one gives every benchmark run the same records, split and batches, wherever its temp folder is
+    with contextlib.chdir(workdir):
+        build(compose(["data.raw=household", f"data.path={workdir / 'data'}", f"lineage.dir={workdir / 'lineage'}"]))
     if model == "tiny":  # saved once so every process starts from the same weights
         cfg = compose(["model.base=tiny", "experiment=tiny"])
         source = base_model.ModelSource("tiny", None)
@@ -246,25 +249,32 @@ def validation_batch(spec: dict, val_subset: int = VAL_SUBSET) -> tuple[int, int
 
 
 def plan_check(spec: dict, table: dict, runtime_bytes: int) -> dict:
-    """`hrmtrain plan`'s estimate (train/memory_plan.py) for the hrm and hrm-lora runs, with the largest step
-    of the run as the micro-batch (its tokens, and its labelled positions for the loss) and the largest
-    validation batch, against their measured peak RSS."""
+    """`hrmtrain plan`'s estimate (train/memory_plan.py) for the hrm and hrm-lora runs at the run's step that
+    needs most (each step planned with its tokens and its labelled positions) and the largest validation
+    batch, against their measured peak RSS."""
     from hrmtrain.train import memory_plan
 
     cfg = compose_for(spec)
     shape = model_shape(spec["base"])
     _, per_step = step_sequences(spec)
-    largest = max(per_step, key=lambda ex: sum(len(e.input_ids) for e in ex))
-    tokens, labels = sum(len(e.input_ids) for e in largest), sum(labelled(e) for e in largest)
     val_tokens, val_labels = validation_batch(spec)
     out = {}
     for variant, method in (("hrm", "full"), ("hrm-lora", "lora"), ("hrm-qlora", "qlora")):
         if variant not in table:
             continue
-        est = memory_plan.plan(shape, method, tokens=tokens, bf16=spec["precision"] == "bf16", checkpointing=False,
-                               chunk=cfg.trainer.loss_chunk_size, lora_r=cfg.model.lora.r,
-                               lora_base_dtype="bf16" if spec["precision"] == "bf16" else "fp32", runtime=runtime_bytes,
-                               loss_tokens=labels, val_tokens=val_tokens, val_loss_tokens=val_labels)
+
+        def plan_of(step):
+            return memory_plan.plan(shape, method, tokens=sum(len(e.input_ids) for e in step),
+                                    bf16=spec["precision"] == "bf16", checkpointing=False,
+                                    chunk=cfg.trainer.loss_chunk_size, lora_r=cfg.model.lora.r,
+                                    lora_base_dtype="bf16" if spec["precision"] == "bf16" else "fp32",
+                                    runtime=runtime_bytes, loss_tokens=sum(labelled(e) for e in step),
+                                    val_tokens=val_tokens, val_loss_tokens=val_labels)
+
+        # the step the plan says needs most: the most tokens, or (a large vocabulary) the most labelled positions
+        largest = max(per_step, key=lambda step: plan_of(step).total)
+        est = plan_of(largest)
+        tokens, labels = sum(len(e.input_ids) for e in largest), sum(labelled(e) for e in largest)
         measured = table[variant]["peak_rss_mb"]
         out[variant] = {"plan_mb": est.total / 2**20, "measured_mb": measured, "ratio": est.total / 2**20 / measured,
                         "parts_mb": {k: v / 2**20 for k, v in est.parts.items()}, "tokens": tokens,

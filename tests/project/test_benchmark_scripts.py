@@ -76,8 +76,7 @@ def test_memory_peak_benchmark_checks_the_plan_against_live_tensors(tmp_path):
     assert "| full |" in proc.stdout and "| lora |" in proc.stdout
     runs = json.loads(out.read_text())["runs"]
     for r in runs.values():
-        # at least the weights were alive, and the peak is the loss's backward (benchmarks/README.md)
-        assert r["live_peak_mb"] > r["parts_mb"]["weights"]
-        assert "aten::_log_softmax_backward_data" in r["live_peak_in"]
-    assert 0.85 <= runs["full"]["ratio_live"] <= 1.15  # tiny, full fine-tuning: 1.01 when measured
+        assert r["live_peak_mb"] > r["parts_mb"]["weights"] and r["live_peak_in"], r
+    assert 0.85 <= runs["lora"]["ratio_live"] <= 1.15, runs["lora"]  # 0.99 when measured
+    assert 0.85 <= runs["full"]["ratio_live"] <= 1.15, runs["full"]  # 0.99 when measured
     assert runs["lora"]["live_peak_mb"] < runs["full"]["live_peak_mb"]  # no gradients or AdamW state for the base

@@ -21,9 +21,16 @@ hrmtrain's loop keeps (train/loop.py, train/loss.py, train/varlen_attention.py):
 * the runtime: on a GPU the CUDA context and kernels (1 GB, an allowance); on a CPU the resident size of
   this very process once torch, transformers and the tokenizer are loaded (measured, not assumed).
 * validation between steps, where its one chunk of logits outgrows the step (a large vocabulary on a small
-  model): what it needs beyond the step.
+  model): what it needs beyond the step;
+* what is not there at the same time: the loop frees the gradients after each step (`set_to_none`), so the
+  backward starts (the loss's backward: where every measured run peaks) with all activations and no
+  gradient, and ends with all gradients and no activation; the optimizer's temporaries come after both. So
+  a step holds the larger of (activations + loss) and (gradients + step temporaries), not their sum; with
+  gradient accumulation the gradients of earlier micro-batches are there throughout, and only the
+  temporaries overlap nothing.
 
-The estimate is checked against measured peaks of real runs on the CPU (tests/train/test_memory_plan.py).
+The estimate is checked against the peak of live tensors of real runs on the CPU (benchmarks/memory_peak.py:
+the CPU's max_memory_allocated) and against their peak RSS (benchmarks/sft_throughput.py).
 """
 
 from __future__ import annotations
@@ -141,11 +148,13 @@ class Plan:
 
 def plan(shape: Shape, method: str, *, tokens: int, bf16: bool, checkpointing: bool, chunk: int,
          lora_r: int = 16, lora_base_dtype: str = "bf16", gpus: int = 1, runtime: int = CUDA_RUNTIME_BYTES,
-         loss_tokens: int | None = None, val_tokens: int | None = None, val_loss_tokens: int | None = None) -> Plan:
+         loss_tokens: int | None = None, val_tokens: int | None = None, val_loss_tokens: int | None = None,
+         accumulation: int = 1) -> Plan:
     """Bytes one device holds at the peak of a step (module docstring), for `method` full|lora|qlora.
     `loss_tokens`: the positions with a label (the loss projects only those onto the vocabulary); by
     default every token, the worst case. `val_tokens`, `val_loss_tokens`: the same for the largest
-    validation batch (padded); by default those of the step."""
+    validation batch (padded); by default those of the step. `accumulation`: micro-batches per optimizer step
+    (trainer.gradient_accumulation_steps)."""
     p, linear = shape.params(), shape.linear_params()
     base_bytes = {"bf16": 2, "fp16": 2, "fp32": 4}[lora_base_dtype]  # a (Q)LoRA run's frozen weights
     if method == "full":
@@ -185,6 +194,9 @@ def plan(shape: Shape, method: str, *, tokens: int, bf16: bool, checkpointing: b
     val_labelled = val_tokens if val_loss_tokens is None else min(val_loss_tokens, val_tokens)
     validation = (parts["weights"] + parts["optimizer (AdamW)"] + runtime
                   + 2 * min(chunk, val_labelled) * shape.vocab * 4 + val_tokens * shape.hidden * 4)
+    during = parts["activations"] + parts["loss (one chunk)"]
+    after = parts["optimizer step temporaries"] + (parts["gradients"] if accumulation == 1 else 0)
+    parts["not at the same time: gradients replace activations"] = -min(during, after)
     parts["validation, beyond the step"] = max(0, validation - sum(parts.values()))
     return Plan(method, gpus, parts)
 
@@ -232,7 +244,8 @@ def run(cfg: HrmConfig) -> None:
           f"card: {pc.gpu_memory_gb:g} GB (plan.gpu_memory_gb)")
     plans = {(method, checkpointing, n): plan(shape, method, tokens=tokens, bf16=bf16, checkpointing=checkpointing,
                                               chunk=t.loss_chunk_size, lora_r=cfg.model.lora.r,
-                                              lora_base_dtype=pc.lora_base_dtype, gpus=n)
+                                              lora_base_dtype=pc.lora_base_dtype, gpus=n,
+                                              accumulation=t.gradient_accumulation_steps)
              for method in ("full", "lora", "qlora") for checkpointing in (False, True) for n in pc.gpus}
     for checkpointing in ([ckpt] if ckpt else [False, True]):
         print(f"\ngradient checkpointing {'on' if checkpointing else 'off'}:")
