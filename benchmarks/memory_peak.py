@@ -87,8 +87,6 @@ def main() -> None:
         print(json.dumps(worker(json.loads(args.spec.read_text()), args.worker)))
         return
 
-    import subprocess
-
     import torch
 
     from hrmtrain.models.precision import resolve
@@ -103,16 +101,7 @@ def main() -> None:
                 "threads": torch.get_num_threads()}
         spec_file = Path(tmp) / "spec.json"
         spec_file.write_text(json.dumps(spec))
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false"}
-
-        def run(worker_name: str) -> dict:
-            cmd = [sys.executable, __file__, "--worker", worker_name, "--spec", str(spec_file)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            if proc.returncode != 0:
-                raise SystemExit(f"{worker_name} failed:\n{proc.stderr[-3000:]}")
-            return json.loads(proc.stdout.strip().splitlines()[-1])
-
-        measured = {v: run(v) for v in VARIANTS}
+        measured = {v: sft.run_variant(v, spec_file, __file__) for v in VARIANTS}
         runtime = sft.run_variant("runtime", spec_file)["runtime_bytes"]
         table = {("hrm" if v == "full" else "hrm-lora"): {"peak_rss_mb": float("nan")} for v in measured}
         plans = sft.plan_check(spec, table, runtime)

@@ -361,8 +361,9 @@ def worker_hf_trainer(spec: dict) -> dict:
 # driver
 
 
-def run_variant(name: str, spec_file: Path) -> dict:
-    cmd = [sys.executable, __file__, "--worker", name, "--spec", str(spec_file)]
+def run_variant(name: str, spec_file: Path, script: str = __file__) -> dict:
+    """`script --worker name --spec spec_file` in a fresh process; its last stdout line, as JSON."""
+    cmd = [sys.executable, script, "--worker", name, "--spec", str(spec_file)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:

@@ -103,8 +103,9 @@ def make_planner(cfg: HrmConfig, factory):
     return lambda task: PolicyPlanner(factory(task), "lmodule")  # the evaluated policy, prompted to plan
 
 
-def _run_loop(name: str, tasks, factory, planner, budget: Budget, desc: str, trial_seed=None):
-    """Every task's episode under one loop, driven in lockstep so a local model answers them in batches."""
+def _drive(tasks, factory, episode, desc: str, trial_seed=None) -> list:
+    """Every task's episode (`episode(task, policy)`), driven in lockstep so a local model answers them in
+    batches; `trial_seed` reseeds each policy that samples."""
     from tqdm.auto import tqdm
 
     runs = []
@@ -112,24 +113,24 @@ def _run_loop(name: str, tasks, factory, planner, budget: Budget, desc: str, tri
         policy = factory(task)
         if trial_seed is not None and hasattr(policy, "reseed"):
             policy.reseed(trial_seed)
-        runs.append(hrm_episode(task, policy, budget, planner(task)) if name == "hrm"
-                    else flat_episode(task, policy, budget))
+        runs.append(episode(task, policy))
     with tqdm(total=len(runs), desc=desc, unit="task") as bar:
         return run_episodes(runs, bar.update)
 
 
+def _run_loop(name: str, tasks, factory, planner, budget: Budget, desc: str, trial_seed=None):
+    """Every task's episode under one loop."""
+    def episode(task, policy):
+        return (hrm_episode(task, policy, budget, planner(task)) if name == "hrm"
+                else flat_episode(task, policy, budget))
+    return _drive(tasks, factory, episode, desc, trial_seed)
+
+
 def _run_dialogue(tasks, factory, budget: Budget, trial_seed=None) -> list:
     """Every dialogue task played out with its simulated user (flat loop, the user in it)."""
-    from tqdm.auto import tqdm
-
-    runs = []
-    for task in tasks:
-        policy = factory(task)
-        if trial_seed is not None and hasattr(policy, "reseed"):
-            policy.reseed(trial_seed)
-        runs.append(dialogue_episode(task, policy, budget, task.user(), task.max_user_turns))
-    with tqdm(total=len(runs), desc="eval dialogue", unit="task") as bar:
-        return run_episodes(runs, bar.update)
+    return _drive(tasks, factory, lambda task, policy: dialogue_episode(task, policy, budget, task.user(),
+                                                                        task.max_user_turns),
+                  "eval dialogue", trial_seed)
 
 
 def _task_detail(task) -> dict:

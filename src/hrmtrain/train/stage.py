@@ -74,10 +74,6 @@ def _check_same_vocabulary(tokenizer, info: distributed.DistInfo) -> None:
 _ABSENT = object()
 
 
-def _select(cfg: HrmConfig, dotted: str):
-    return config.select(cfg, dotted)
-
-
 def run_folder(cfg: HrmConfig, info: distributed.DistInfo) -> tuple[Path, bool]:
     """(run folder, resuming?) without creating anything yet."""
     root = Path(cfg.run.dir)
@@ -107,8 +103,8 @@ def _check_same_config(run_dir: Path, cfg) -> None:
     saved = OmegaConf.load(saved_path)
     # a key the saved config lacks came in a later hrmtrain version, where its default keeps the old behaviour
     changed = [k for k in FROZEN_ON_RESUME if OmegaConf.select(saved, k, default=_ABSENT) is not _ABSENT
-               and OmegaConf.to_container(OmegaConf.create({"v": _select(saved, k)}))
-               != OmegaConf.to_container(OmegaConf.create({"v": _select(cfg, k)}))]
+               and OmegaConf.to_container(OmegaConf.create({"v": config.select(saved, k)}))
+               != OmegaConf.to_container(OmegaConf.create({"v": config.select(cfg, k)}))]
     if changed:
         raise CheckpointError(f"{run_dir}: cannot resume with a different {', '.join(changed)} "
                               f"than the run was started with (see {saved_path})")
