@@ -21,7 +21,8 @@ from hrmtrain.config import compose
 from hrmtrain.models import base as base_model
 from hrmtrain.train import model as models
 from hrmtrain.prompt.chat import ChatEncoder
-from hrmtrain.train.dataset import Row, StepBatches, encode_rows
+from hrmtrain.prompt.rows import Row
+from hrmtrain.train.dataset import StepBatches, encode_rows
 from hrmtrain.train.loss import SFTLoss
 from hrmtrain.models.precision import Precision, cpu_has_native_bf16
 

@@ -73,7 +73,7 @@ def run_tool(name: str, tool, argv: list[str]) -> None:
 
 
 def run_stage(stage: str, cfg):
-    """Validate the config, then run the stage; user errors become one message and exit 2. In a Hydra
+    """Validate the config, then run the stage as an OpenLineage run; user errors become one message and exit 2. In a Hydra
     multirun (`-m`) each job runs as a child process and a failed job does not end the sweep
     (sweep.py reports all jobs at the end)."""
     import logging
@@ -87,9 +87,14 @@ def run_stage(stage: str, cfg):
         return sweep.run_job_in_child(stage, job)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    from hrmtrain.lineage.openlineage import stage_run
+
     with _UserErrors(stage) as failed:
         check_values(cfg)
-        COMMANDS[stage].run(typed(cfg))  # the dataclasses of config.py from here on
+        cfg = typed(cfg)  # the dataclasses of config.py from here on
+        # OpenLineage START now, COMPLETE or FAIL when the stage ends (lineage/openlineage.py)
+        with stage_run(stage, cfg.lineage.dir, COMMANDS[stage].summary):
+            COMMANDS[stage].run(cfg)
     if failed.error is not None:
         sweep.record_outcome(stage, failed.error)
         sys.exit(2)

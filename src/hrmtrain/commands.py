@@ -45,12 +45,19 @@ def export_stage(cfg: HrmConfig) -> None:
     run_report.refresh(export.run(cfg))
 
 
+def eval_stage(cfg: HrmConfig) -> None:
+    """`hrmtrain eval`; with suite=bfcl on a run's model, the run's report gains or renews its BFCL section."""
+    run_dir = evaluation.run(cfg)
+    if run_dir is not None:
+        run_report.refresh(run_dir)
+
+
 # `hrmtrain pipeline`: these commands' work, in this order ([n/N] in its output)
 PIPELINE = ("data", "train", "retrieval", "eval", "loadtest", "export", "report")
 
 
 def pipeline_stage(cfg: HrmConfig) -> None:
-    pipeline.run(cfg, PIPELINE)
+    pipeline.run(cfg, {name: COMMANDS[name].summary for name in PIPELINE})
 
 
 def humaneval_tool(argv: list[str]) -> int:
@@ -63,8 +70,10 @@ COMMANDS: dict[str, Command] = {
                     run=data.run, tool=data.tools, tool_actions=data.TOOL_ACTIONS),
     "train": Command("supervised fine-tuning of the L-Module (full or LoRA)", run=train.run),
     "eval": Command("test, curated and safety tasks under the HRM loop and the flat baseline "
-                    "(eval.policy=local|openai|scripted|noop)", run=evaluation.run),
-    "loadtest": Command("latency/throughput/memory sweep over concurrency against an OpenAI-compatible server",
+                    "(eval.policy=local|openai|scripted|noop); suite=bfcl: BFCL's own suite on the served model and its base",
+                    run=eval_stage),
+    "loadtest": Command("latency (TTFT, ITL, TPOT), throughput, goodput and memory of an OpenAI-compatible server: "
+                        "closed-loop concurrency and open-loop rates, with the knee",
                         run=evaluation.loadtest),
     "retrieval": Command("household documents -> embedder and reranker adapted, measured on held-out questions",
                          run=retrieval.run),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Optional, get_type_hints
+from typing import Any, Callable, Optional, get_args, get_origin, get_type_hints
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import ListConfig, OmegaConf
@@ -139,6 +139,16 @@ class EvalPrecision(ConfigEnum):
     fp32 = "fp32"
 
 
+class EvalSuite(ConfigEnum):
+    household = "household"  # the household's held-out tasks (+ curated, safety, dialogue) in the agent loop
+    bfcl = "bfcl"  # the Berkeley Function Calling Leaderboard, by BFCL's own CLI (eval/bfcl/)
+
+
+class BfclSubset(ConfigEnum):
+    fixed = "fixed"  # the bundled fixed ids: 15 per category (eval/bfcl/subset.json)
+    full = "full"  # every entry of each category
+
+
 class EvalLoop(ConfigEnum):
     both = "both"
     hrm = "hrm"
@@ -250,6 +260,16 @@ class ModelConfig:
 
 
 @dataclass
+class MixSource:
+    """One `data.mix` source (data/mix.py): a public dataset in TRL's conversational format."""
+
+    path: str = "???"  # required: a .jsonl, .json or .parquet file, or a folder of them
+    weight: float = checked(OPEN_UNIT, 0.2)  # its share of the training split after mixing
+    name: Optional[str] = None  # default: the file or folder name
+    license: Optional[str] = None  # recorded in the manifest and the audit log
+
+
+@dataclass
 class DataConfig:
     path: str = "data/sft"  # the SFT dataset: written by `hrmtrain data`, read by `hrmtrain train`
     raw: str = "household"  # the household's files; the sample household is generated here if absent
@@ -262,9 +282,15 @@ class DataConfig:
     heldout_phrasing_ratio: float = checked(UNIT, 0.5)
     enable_thinking: bool = False
     seed: int = 0
+    # general tool-calling data mixed into the training split against forgetting (data/mix.py), e.g.
+    # data.mix='[{path: /data/xlam.jsonl, weight: 0.2, license: CC-BY-4.0}]'
+    mix: list[MixSource] = field(default_factory=list)
 
     @staticmethod
     def relations(node, key: str) -> None:
+        if node.mix and sum(m.weight for m in node.mix) >= 1.0:
+            raise ConfigValueError(f"{key}mix", [m.weight for m in node.mix],
+                                   "weights that add up to less than 1 (the rest of the training split is household data)")
         if not 0.0 <= node.test_ratio < 1.0 or node.val_ratio + node.test_ratio >= 1.0:
             raise ConfigValueError(f"{key}test_ratio", node.test_ratio,
                                    "a float in [0, 1) with val_ratio + test_ratio < 1")
@@ -309,6 +335,29 @@ class SloConfig:
     e2e_ms: float = checked(POSITIVE, 15000.0)
 
 
+class LoadMode(ConfigEnum):
+    closed = "closed"  # `concurrency` workers, each sending its next request when the last one is answered
+    open = "open"  # requests arrive at offered rates whatever the server does (eval/open_loop.py)
+    both = "both"
+
+
+class Arrival(ConfigEnum):
+    poisson = "poisson"  # exponential gaps of mean 1/rate, seeded
+    constant = "constant"  # exactly 1/rate apart
+
+
+class LoadWorkload(ConfigEnum):
+    household = "household"  # each request is a held-out task's first turn (system prompt, request, tools)
+    synthetic = "synthetic"  # prompts of exactly input_tokens tokens, asking for exactly output_tokens
+
+
+class ForceOutput(ConfigEnum):
+    auto = "auto"  # transformers for the server hrmtrain starts, vllm for eval.endpoint
+    transformers = "transformers"  # the `generation_config` field of `transformers serve`
+    vllm = "vllm"  # `min_tokens` and `ignore_eos` (vLLM, SGLang, TensorRT-LLM's OpenAI server)
+    none = "none"  # ask for output_tokens as max_tokens only (the model may stop earlier)
+
+
 @dataclass
 class LoadConfig:
     # a 2-core CPU saturates at 2-4 concurrent episodes of the default base; on a GPU box sweep further:
@@ -322,10 +371,47 @@ class LoadConfig:
     server_device: str = "cpu"  # `transformers serve --device` for the server `hrmtrain loadtest` starts
     in_pipeline: bool = True  # `hrmtrain pipeline` runs the sweep against a local server of the trained model
     slo: SloConfig = field(default_factory=SloConfig)
+    mode: LoadMode = LoadMode.both
+    # open loop: offered rates in requests/s; empty: these fractions of the capacity the warm-up measured
+    # (1 / its mean request time: what one-at-a-time serving sustains)
+    rates: list[float] = checked(POSITIVE, factory=list)
+    rate_fractions: list[float] = checked(POSITIVE, factory=lambda: [0.5, 1.0, 1.5])
+    arrival: Arrival = Arrival.poisson
+    requests_per_rate: int = checked(AT_LEAST_1, 8)
+    workload: LoadWorkload = LoadWorkload.household  # of the open loop (the closed loop runs whole episodes)
+    input_tokens: int = checked(AT_LEAST_1, 256)  # synthetic workload
+    output_tokens: int = checked(AT_LEAST_1, 32)  # synthetic workload
+    force_output_length: ForceOutput = ForceOutput.auto
+    warmup_requests: int = checked(AT_LEAST_0, 2)  # sent one at a time before any level, not counted
+    repeats: int = checked(AT_LEAST_1, 2)  # each level measured this many times: the median, and the spread
+    seed: int = 0
+
+
+BFCL_CATEGORIES = ["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_simple",
+                   "live_multiple"]
+
+
+@dataclass
+class BfclConfig:
+    """`hrmtrain eval suite=bfcl` (eval/bfcl/): BFCL's own CLI against a local server of the model."""
+
+    categories: list[str] = field(default_factory=lambda: list(BFCL_CATEGORIES))
+    subset: BfclSubset = BfclSubset.fixed
+    # BFCL's handler for the model family: it formats the prompt (the L-Module speaks Qwen3's format) and
+    # parses the answer
+    handler: str = "Qwen/Qwen3-8B-FC"
+    compare_base: bool = True  # also score the run's untrained base; the report shows the change per category
+    env_dir: Optional[str] = None  # BFCL's separate environment; default $HRMTRAIN_CACHE/bfcl/<lock hash>
+    server_device: str = "cpu"  # `transformers serve --device`
+    server_args: list[str] = field(default_factory=list)  # extra `transformers serve` flags
+    timeout_s: float = checked(POSITIVE, 7200.0)  # each of `bfcl generate` and `bfcl evaluate`
+    # `hrmtrain pipeline` scores the trained model and its base on the fixed subset
+    in_pipeline: bool = False
 
 
 @dataclass
 class EvalConfig:
+    suite: EvalSuite = EvalSuite.household  # `hrmtrain eval suite=bfcl` selects BFCL (conf/suite/bfcl.yaml)
     policy: EvalPolicy = EvalPolicy.local
     model: Optional[str] = None  # default: the model of run.name, or of the newest run under run.dir
     tasks: Optional[str] = None  # default: the test split under data.path
@@ -356,6 +442,7 @@ class EvalConfig:
     base_tasks: Optional[int] = checked(AT_LEAST_1, 40)
     seed: int = 0
     load: LoadConfig = field(default_factory=LoadConfig)
+    bfcl: BfclConfig = field(default_factory=BfclConfig)
 
 
 @dataclass
@@ -563,6 +650,11 @@ def _check_node(schema: type, node, key: str) -> None:
         value = getattr(node, f.name)
         if is_dataclass(hints[f.name]):
             _check_node(hints[f.name], value, f"{key}{f.name}.")
+            continue
+        item_type = get_args(hints[f.name])[0] if get_origin(hints[f.name]) is list else None
+        if is_dataclass(item_type):  # a list of config records (data.mix)
+            for i, item in enumerate(value or []):
+                _check_node(item_type, item, f"{key}{f.name}[{i}].")
             continue
         rule = f.metadata.get("rule")
         if rule is None or value is None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from hrmtrain import runs
 from hrmtrain.data import report_section as data_report
 from hrmtrain.eval import report_section as eval_report
+from hrmtrain.eval.bfcl import report_section as bfcl_report
 from hrmtrain.export import report_section as export_report
 from hrmtrain.humaneval import report_section as humaneval_report
 from hrmtrain.report.page import write_page
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from hrmtrain.config import HrmConfig
 
 SECTIONS = (train_report.section, data_report.section, retrieval_report.section, eval_report.section,
-            humaneval_report.section, export_report.section)
+            bfcl_report.section, humaneval_report.section, export_report.section)
 
 
 def write_report(run_dir: Path) -> Path:

@@ -54,3 +54,20 @@ def find_run(run_cfg, needs: str, explicit: str | Path | None = None, setting: s
     if not path.is_dir():
         raise HrmError(f"{path}: no such run folder (set {setting}=PATH or run.name=NAME)")
     return path
+
+
+def trained_model_config(run_dir: Path, fallback):
+    """The `model` section the run was trained with (its config.yaml), typed; `fallback` (the current
+    config's `model`) for a run folder without one. A later stage that needs the base (to compare with
+    it) must take the run's base, not whatever `model.base` is on today's command line."""
+    from omegaconf import OmegaConf
+
+    from hrmtrain.config import ModelConfig
+
+    saved = Path(run_dir) / "config.yaml"
+    if not saved.is_file():
+        return fallback
+    section = OmegaConf.load(saved).get("model")
+    if section is None:
+        return fallback
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig), section))

@@ -10,7 +10,8 @@ from helpers import conversation_rows, run_cli
 from hrmtrain.errors import DataError
 from hrmtrain.models.base import ModelSource, load_tokenizer
 from hrmtrain.prompt.chat import ChatEncoder
-from hrmtrain.train.dataset import encode_rows, load_rows
+from hrmtrain.prompt.rows import load_rows
+from hrmtrain.train.dataset import encode_rows
 
 
 def _write(path, rows):

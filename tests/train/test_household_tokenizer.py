@@ -8,7 +8,7 @@ import pytest
 
 from helpers import compose, conversation_rows, run_cli, small_train
 from hrmtrain.config import ConfigValueError, check_values
-from hrmtrain.train.dataset import Row
+from hrmtrain.prompt.rows import Row
 from hrmtrain.train.household_tokenizer import tiny_tokenizer, train_household_tokenizer, vocabulary_digest
 
 

@@ -13,7 +13,8 @@ from hrmtrain.config import check_values
 from hrmtrain.models.base import ModelSource
 from hrmtrain.prompt.chat import ChatEncoder, IGNORE
 from hrmtrain.train import perf
-from hrmtrain.train.dataset import StepBatches, StepDataset, ValBatches, collate, encode_rows, load_rows, loader
+from hrmtrain.prompt.rows import load_rows
+from hrmtrain.train.dataset import StepBatches, StepDataset, ValBatches, collate, encode_rows, loader
 from hrmtrain.train.loss import SFTLoss
 from hrmtrain.train.model import load_model
 from hrmtrain.train.stage import train

@@ -13,7 +13,8 @@ from hrmtrain.errors import HrmError
 from hrmtrain.lineage import AuditLog, LineageError
 from hrmtrain.models.base import ModelSource, load_tokenizer
 from hrmtrain.prompt.chat import ChatEncoder
-from hrmtrain.train.dataset import encode_rows, evenly_spaced, load_rows
+from hrmtrain.prompt.rows import load_rows
+from hrmtrain.train.dataset import encode_rows, evenly_spaced
 from hrmtrain.train.loss import SFTLoss
 from hrmtrain.train.model import causal_lm, load_model
 from hrmtrain.train.stage import train

@@ -20,6 +20,7 @@ from hrmtrain import __version__, atomic, config
 from hrmtrain.privacy.consent import POSSIBLY_CONCERNED, ConsentError, ConsentRegistry, decide
 from hrmtrain.data import phrasing
 from hrmtrain.data.instruct import build_examples
+from hrmtrain.data.mix import check_sources, mix_rows
 from hrmtrain.data.sources.ingest import ingest
 from hrmtrain.data.sources.records import Record
 from hrmtrain.privacy.directory import Directory
@@ -95,7 +96,7 @@ def _reason_code(reason: str, category: str) -> str:
 
 def _parquet_rows(rows: list[dict]) -> list[dict]:
     """Tool-call arguments and tool schemas as JSON strings: Arrow would otherwise merge every
-    tool's argument structs into one schema and add null keys to each call (see train/dataset.py)."""
+    tool's argument structs into one schema and add null keys to each call (see prompt/rows.py)."""
     out = []
     for r in rows:
         messages = []
@@ -169,8 +170,11 @@ def build(cfg: HrmConfig) -> BuildResult:
         if not ours:
             raise HrmError(f"{out}: data.path already holds data that `hrmtrain data` did not write; "
                            "refusing to overwrite it (choose another data.path)")
+    from dataclasses import asdict
+
     from hrmtrain.lineage import AuditLog
 
+    check_sources(d.mix)  # before any work: a mix source that is missing or empty fails first
     log = AuditLog(cfg.lineage.dir)
     log.check()  # before any work: a log that does not verify could not take this build's entry
     directory = Directory.load(raw / "household.json")
@@ -205,6 +209,8 @@ def build(cfg: HrmConfig) -> BuildResult:
     if d.vary_copies > 0:
         split.splits["train"] += varied_examples(redacted, split.splits["train"], d.vary_copies, directory.now, d.seed)
     split.rebalance(balance, d.seed)
+    mixed_rows, mixed, mix_warnings = mix_rows(d.mix, len(split.splits["train"]), d.seed)
+    split.add_to_train(mixed_rows)
     if not split.splits["val"]:
         raise DataError(raw, f"too little data for a validation split at data.val_ratio={d.val_ratio}")
 
@@ -212,11 +218,12 @@ def build(cfg: HrmConfig) -> BuildResult:
 
     def record(final: Path) -> None:  # the entry, once the dataset is in place; if it fails, no dataset
         log.append(
-            "data", inputs=[raw / f for f in files], outputs=[final],
+            "data", inputs=[raw / f for f in files] + [Path(f) for m in mixed for f in m.files], outputs=[final],
             config=config.plain(d), consent=snapshot, members=members,
             excluded=dict(sorted(excluded_detail.items())),
             details={"files": files, "skipped": [str(s) for s in loaded.skipped],
-                     "warnings": len(loaded.warnings), "unregistered_members": unknown})
+                     "warnings": len(loaded.warnings), "unregistered_members": unknown,
+                     "mix": [asdict(m) for m in mixed]})
 
     with atomic.staged_dir(out, replace=True, commit=record) as tmp:
         for name in SPLITS:
@@ -229,11 +236,12 @@ def build(cfg: HrmConfig) -> BuildResult:
             "records": {"read": len(loaded.records), "used": len(used)},
             "excluded": dict(sorted(excluded.items())),
             "balance": balance,
+            "mix": [asdict(m) for m in mixed],
             "config": {k: v for k, v in config.plain(d).items()
                        if k in ("val_ratio", "test_ratio", "seed", "balance", "vary_copies", "heldout_phrasing_ratio")},
         })
     return BuildResult(out, split.counts, dict(excluded), files, members, len(used),
-                       [str(w) for w in loaded.warnings])
+                       [str(w) for w in loaded.warnings] + mix_warnings)
 
 
 def print_build(result: BuildResult) -> None:

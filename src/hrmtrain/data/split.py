@@ -89,6 +89,12 @@ class SplitResult:
         self.splits["train"] = balance_split(self.splits["train"], how, seed)
         self.counts = _counts(self.splits)
 
+    def add_to_train(self, rows: list[dict]) -> None:
+        """Rows from outside the household (data.mix): into the train split as they are, and count again."""
+        if rows:
+            self.splits["train"] += rows
+            self.counts = _counts(self.splits)
+
 
 def assign(examples: list[dict], val_ratio: float, test_ratio: float, seed: int = 0,
            balance: str = "none") -> SplitResult:

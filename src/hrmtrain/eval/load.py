@@ -19,18 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from hrmtrain.agent.loop import Budget, run_flat
-from hrmtrain.eval.openai_policy import OpenAIPolicy, RequestTiming
 from hrmtrain.agent.tasks import Task
-
-
-def percentiles(values: list[float], scale: float = 1000.0) -> dict | None:
-    """p50/p90/p99 and mean (numpy's linear interpolation), in ms for seconds in."""
-    if not values:
-        return None
-    import numpy as np
-
-    p50, p90, p99 = (float(v) * scale for v in np.percentile(values, [50, 90, 99]))
-    return {"p50": p50, "p90": p90, "p99": p99, "mean": float(np.mean(values)) * scale, "n": len(values)}
+from hrmtrain.eval import open_loop
+from hrmtrain.eval.latency import combine_repeats, percentiles, tpot_s
+from hrmtrain.eval.openai_policy import OpenAIPolicy, RequestTiming
 
 
 class MemorySampler:
@@ -161,6 +153,7 @@ def run_level(base_url: str, model: str, tasks: list[Task], concurrency: int, ep
         # `transformers serve` only sends once it parses whole, so no first-token time can be seen
         "no_streamed_output": sum(1 for t in ok if t.ttft_s is None),
         "itl_ms": percentiles([g for t in ok for g in t.chunk_gaps_s]),
+        "tpot_ms": percentiles([v for t in ok if (v := tpot_s(t)) is not None]),
         "e2e_ms": percentiles([t.e2e_s for t in ok]),
         "episode_ms": percentiles(episode_s),
         "requests_per_s": len(ok) / wall if wall else 0.0,
@@ -173,17 +166,43 @@ def run_level(base_url: str, model: str, tasks: list[Task], concurrency: int, ep
 
 
 def sweep(base_url: str, model: str, tasks: list[Task], load_cfg, budget: Budget, server_pid: int | None = None,
-          timeout_s: float = 120.0, api_key_env: str = "OPENAI_API_KEY", progress=None) -> dict:
-    """Every concurrency level of `load_cfg.concurrency`, in order; the figures per level."""
+          timeout_s: float = 120.0, api_key_env: str = "OPENAI_API_KEY", progress=None, tokenizer=None,
+          force_output: str = "none") -> dict:
+    """The warm-up, then the closed-loop levels (`load_cfg.concurrency`) and the open-loop rates, as
+    `load_cfg.mode` says, each measured `load_cfg.repeats` times. `tokenizer`: the served model's, for the
+    synthetic workload; `force_output`: how that workload asks for exactly output_tokens (open_loop.py)."""
+    import os
+
     slo = Slo(load_cfg.slo.ttft_ms, load_cfg.slo.itl_ms, load_cfg.slo.e2e_ms)
     memory = MemorySampler(load_cfg.server_pid or server_pid, load_cfg.memory_sample_s)
     budget = replace(budget, max_new_tokens=load_cfg.max_new_tokens)
-    levels = []
-    for n in load_cfg.concurrency:
-        episodes = load_cfg.episodes_per_level or max(4, 2 * n)
-        levels.append(run_level(base_url, model, tasks, n, episodes, budget, slo, memory, timeout_s, api_key_env))
-        if progress:
-            progress(levels[-1])
-    return {"endpoint": base_url, "model": model, "memory_source": memory.source,
-            "slo": {"ttft_ms": slo.ttft_ms, "itl_ms": slo.itl_ms, "e2e_ms": slo.e2e_ms},
-            "max_new_tokens": load_cfg.max_new_tokens, "tasks": len(tasks), "levels": levels}
+    mode = str(load_cfg.mode)
+    workload = str(load_cfg.workload)
+    if workload == "synthetic":
+        if tokenizer is None:
+            from hrmtrain.errors import HrmError
+
+            raise HrmError("eval.load.workload=synthetic needs the served model's tokenizer (eval.model, or a run)")
+        pool = open_loop.synthetic_requests(tokenizer, max(load_cfg.requests_per_rate, load_cfg.warmup_requests, 1),
+                                            load_cfg.input_tokens, load_cfg.output_tokens, force_output,
+                                            load_cfg.seed)
+    else:
+        pool = open_loop.household_requests(tasks, load_cfg.max_new_tokens)
+    api_key = os.environ.get(api_key_env, "")
+    warmup = open_loop.warm_up(base_url, model, pool, load_cfg.warmup_requests, timeout_s, api_key)
+    result = {"endpoint": base_url, "model": model, "memory_source": memory.source, "mode": mode,
+              "slo": {"ttft_ms": slo.ttft_ms, "itl_ms": slo.itl_ms, "e2e_ms": slo.e2e_ms},
+              "max_new_tokens": load_cfg.max_new_tokens, "tasks": len(tasks), "repeats": load_cfg.repeats,
+              "warmup": warmup, "levels": [], "open_loop": None}
+    if mode in ("closed", "both"):
+        for n in load_cfg.concurrency:
+            episodes = load_cfg.episodes_per_level or max(4, 2 * n)
+            runs = [run_level(base_url, model, tasks, n, episodes, budget, slo, memory, timeout_s, api_key_env)
+                    for _ in range(load_cfg.repeats)]
+            result["levels"].append(combine_repeats(runs))
+            if progress:
+                progress(result["levels"][-1])
+    if mode in ("open", "both"):
+        result["open_loop"] = open_loop.rate_sweep(base_url, model, pool, load_cfg, warmup, memory, timeout_s,
+                                                   api_key, workload, progress)
+    return result

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from hrmtrain.agent.policies import Call, Turn, parse_turn
 
 
-def _to_openai(messages: list[dict]) -> list[dict]:
+def to_openai_messages(messages: list[dict]) -> list[dict]:
     """Our TRL-style messages (arguments as dicts) in the OpenAI wire format (arguments as JSON strings)."""
     out = []
     for i, m in enumerate(messages):
@@ -80,7 +80,7 @@ class OpenAIPolicy:
         self.timings: list[RequestTiming] = []
 
     def act(self, messages, tools, max_new_tokens) -> Turn:
-        body = {"model": self.model, "messages": _to_openai(messages), "max_tokens": max_new_tokens,
+        body = {"model": self.model, "messages": to_openai_messages(messages), "max_tokens": max_new_tokens,
                 "temperature": self.temperature}
         if tools:
             body["tools"] = tools
@@ -104,48 +104,55 @@ class OpenAIPolicy:
         return _turn(message.get("content") or "", message.get("tool_calls") or [], tokens)
 
     def _stream(self, body: dict) -> Turn:
-        """SSE chunks: content deltas, tool-call deltas merged by index, usage in the last chunk (if sent)."""
-        import httpx
-
-        started = time.perf_counter()
-        timing = RequestTiming(False, 0.0)
-        content, calls, chunks, usage = [], {}, 0, None
-        last = None
-        try:
-            with self.client.stream("POST", "/chat/completions", json={**body, "stream": True}) as response:
-                response.raise_for_status()
-                for line in response.iter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == "[DONE]":
-                        break
-                    data = json.loads(payload)
-                    if "error" in data:
-                        raise ValueError(f"server error in stream: {str(data['error'])[:200]}")
-                    usage = data.get("usage") or usage
-                    for choice in data.get("choices") or []:
-                        delta = choice.get("delta") or {}
-                        piece = delta.get("content") or ""
-                        if piece or delta.get("tool_calls"):
-                            now = time.perf_counter() - started
-                            if timing.ttft_s is None:
-                                timing.ttft_s = now
-                            elif last is not None:
-                                timing.chunk_gaps_s.append(now - last)
-                            last = now
-                            chunks += 1
-                        content.append(piece)
-                        for tc in delta.get("tool_calls") or []:
-                            slot = calls.setdefault(tc.get("index", len(calls)), {"function": {"name": "", "arguments": ""}})
-                            fn = tc.get("function") or {}
-                            slot["function"]["name"] += fn.get("name") or ""
-                            slot["function"]["arguments"] += fn.get("arguments") or ""
-        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            timing.e2e_s, timing.error = time.perf_counter() - started, f"{type(exc).__name__}: {str(exc)[:200]}"
-            self.timings.append(timing)
-            return Turn("", [], tokens=0, error=timing.error)
-        timing.ok, timing.e2e_s = True, time.perf_counter() - started
-        timing.output_tokens = int((usage or {}).get("completion_tokens") or chunks)
+        timing, content, calls = stream_chat(self.client, body)
         self.timings.append(timing)
-        return _turn("".join(content), [calls[i] for i in sorted(calls)], timing.output_tokens)
+        if not timing.ok:
+            return Turn("", [], tokens=0, error=timing.error)
+        return _turn(content, calls, timing.output_tokens)
+
+
+def stream_chat(client, body: dict) -> tuple[RequestTiming, str, list[dict]]:
+    """One streamed chat completion, timed: SSE chunks of content deltas, tool-call deltas merged by index,
+    usage in the last chunk (if sent). Returns the timing, the text and the tool calls."""
+    import httpx
+
+    started = time.perf_counter()
+    timing = RequestTiming(False, 0.0)
+    content, calls, chunks, usage = [], {}, 0, None
+    last = None
+    try:
+        with client.stream("POST", "/chat/completions", json={**body, "stream": True}) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    break
+                data = json.loads(payload)
+                if "error" in data:
+                    raise ValueError(f"server error in stream: {str(data['error'])[:200]}")
+                usage = data.get("usage") or usage
+                for choice in data.get("choices") or []:
+                    delta = choice.get("delta") or {}
+                    piece = delta.get("content") or ""
+                    if piece or delta.get("tool_calls"):
+                        now = time.perf_counter() - started
+                        if timing.ttft_s is None:
+                            timing.ttft_s = now
+                        elif last is not None:
+                            timing.chunk_gaps_s.append(now - last)
+                        last = now
+                        chunks += 1
+                    content.append(piece)
+                    for tc in delta.get("tool_calls") or []:
+                        slot = calls.setdefault(tc.get("index", len(calls)), {"function": {"name": "", "arguments": ""}})
+                        fn = tc.get("function") or {}
+                        slot["function"]["name"] += fn.get("name") or ""
+                        slot["function"]["arguments"] += fn.get("arguments") or ""
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        timing.e2e_s, timing.error = time.perf_counter() - started, f"{type(exc).__name__}: {str(exc)[:200]}"
+        return timing, "", []
+    timing.ok, timing.e2e_s = True, time.perf_counter() - started
+    timing.output_tokens = int((usage or {}).get("completion_tokens") or chunks)
+    return timing, "".join(content), [calls[i] for i in sorted(calls)]

@@ -1,6 +1,6 @@
 """The evaluation section of the HTML report: success per type (trained vs untrained base when both
-were evaluated), the success@budget plot, safety adherence, pass^k, and the load sweep's latency
-vs concurrency plot."""
+were evaluated), the success@budget plot, safety adherence, pass^k, and the load test: latency against
+concurrency (closed loop) and against offered load with its knee (open loop)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,63 @@ def latency_plot(load: dict) -> str | None:
     return png(fig)
 
 
+def offered_load_plot(open_loop: dict) -> str | None:
+    """Latency percentiles (TTFT, TPOT, end to end) against offered load, with the spread over repeats as a band,
+    the achieved rate against the offered one, and the knee marked."""
+    levels = [lv for lv in open_loop.get("levels", []) if lv.get("e2e_ms")]
+    if not levels:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    xs = [lv["offered_rate"] for lv in levels]
+    knee = (open_loop.get("knee") or {}).get("offered_rate")
+    for metric, ax in (("ttft_ms", axes[0]), ("e2e_ms", axes[1])):
+        for q in ("p50", "p90", "p99"):
+            ys = [lv[metric][q] if lv.get(metric) else None for lv in levels]
+            line = ax.plot(xs, ys, marker="o", label=q)[0]
+            band = [lv.get("spread", {}).get(metric, {}).get(q) for lv in levels]
+            if all(band):
+                ax.fill_between(xs, [b[0] for b in band], [b[1] for b in band], color=line.get_color(), alpha=0.15)
+        ax.set_xlabel("offered load (requests/s)")
+        ax.set_ylabel("ms")
+        if knee:
+            ax.axvline(knee, color="grey", linestyle="--", label="knee")
+        finish_axes(ax, {"ttft_ms": "time to first token", "e2e_ms": "request latency (end to end)"}[metric])
+    ax = axes[2]
+    ax.plot(xs, xs, color="grey", linestyle=":", label="offered")
+    ax.plot(xs, [lv["achieved_rate"] for lv in levels], marker="o", label="achieved")
+    ax.set_xlabel("offered load (requests/s)")
+    ax.set_ylabel("requests/s")
+    if knee:
+        ax.axvline(knee, color="grey", linestyle="--", label="knee")
+    finish_axes(ax, "throughput")
+    return png(fig)
+
+
+def open_loop_section(open_loop: dict, repeats: int) -> str:
+    def q(d):
+        return f"{d['p50']:.0f} / {d['p90']:.0f} / {d['p99']:.0f}" if d else "-"
+
+    rows = "".join(
+        f"<tr><th>{lv['offered_rate']:.3g}</th><td>{lv['achieved_rate']:.3g}</td><td>{lv['requests']}</td>"
+        f"<td>{lv['failed']}</td><td>{q(lv.get('ttft_ms'))}</td><td>{q(lv.get('itl_ms'))}</td>"
+        f"<td>{q(lv.get('tpot_ms'))}</td><td>{q(lv.get('e2e_ms'))}</td><td>{lv['output_tokens_per_s']:.1f}</td></tr>"
+        for lv in open_loop.get("levels", []))
+    knee = open_loop.get("knee") or {}
+    plot = offered_load_plot(open_loop)
+    workload = html.escape(str(open_loop.get("workload")))
+    if open_loop.get("workload") == "synthetic":
+        workload += f" ({open_loop.get('input_tokens')} tokens in, {open_loop.get('output_tokens')} out)"
+    return f"""<h3>Latency against offered load (open loop)</h3>
+<p>{html.escape(str(open_loop.get('arrival')))} arrivals of {workload} requests,
+{open_loop.get('requests_per_rate')} per rate, median of {repeats} repeat(s) (bands: their spread); rates from
+{html.escape(str(open_loop.get('rates_from')))}. Knee: <b>{f"{knee['offered_rate']:.3g} requests/s" if knee.get('offered_rate') else "below the lowest rate"}</b>
+({html.escape(str(knee.get('rule')))}).</p>
+<table><tr><th>offered/s</th><th>achieved/s</th><th>requests</th><th>failed</th><th>TTFT ms p50/p90/p99</th>
+<th>inter-token ms</th><th>TPOT ms</th><th>request ms</th><th>output tokens/s</th></tr>{rows}</table>
+{img("latency against offered load", plot) if plot else ""}"""
+
+
 def _success_table(systems: dict[str, dict]) -> str:
     columns = [(s, loop) for s, r in systems.items() for loop in r.get("loops", {})]
     types = sorted({t for s, loop in columns for t in systems[s]["loops"][loop]["summary"]["per_task_type"]})
@@ -122,21 +179,31 @@ def _details(name: str, results: dict) -> str:
 
 
 def load_section(load: dict) -> str:
+    closed = _closed_loop_section(load) if load.get("levels") else ""
+    warm = load.get("warmup") or {}
+    warm_text = (f"<p>Warm-up, not counted: {warm['requests']} requests one at a time"
+                 + (f", {warm['mean_e2e_s'] * 1000:.0f} ms each after the first" if warm.get("mean_e2e_s") else "")
+                 + ".</p>") if warm.get("requests") else ""
+    open_part = open_loop_section(load["open_loop"], load.get("repeats", 1)) if load.get("open_loop") else ""
+    return warm_text + closed + open_part
+
+
+def _closed_loop_section(load: dict) -> str:
     rows = "".join(
         f"<tr><th>{lv['concurrency']}</th><td>{lv['requests']}</td><td>{lv['failed']}</td>"
         + "".join(f"<td>{lv[m]['p50']:.0f} / {lv[m]['p90']:.0f} / {lv[m]['p99']:.0f}</td>" if lv.get(m) else "<td>-</td>"
-                  for m in ("ttft_ms", "itl_ms", "e2e_ms", "episode_ms"))
+                  for m in ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms", "episode_ms"))
         + f"<td>{lv['requests_per_s']:.2f}</td><td>{lv['output_tokens_per_s']:.1f}</td><td>{lv['goodput_per_s']:.2f}</td>"
         f"<td>{lv['slo_attainment']:.0%}</td><td>{lv['peak_memory_mb'] or 0:,.0f}</td></tr>"
         for lv in load.get("levels", []))
     plot = latency_plot(load)
     slo = load.get("slo", {})
-    return f"""<h3>Latency under concurrent load</h3>
+    return f"""<h3>Latency under concurrent load (closed loop, median of {load.get('repeats', 1)} repeat(s))</h3>
 <p>endpoint {html.escape(str(load.get('endpoint')))}, model {html.escape(str(load.get('model')))};
 memory: {html.escape(str(load.get('memory_source')))}; SLO: TTFT &le; {slo.get('ttft_ms')} ms, inter-token &le;
 {slo.get('itl_ms')} ms, end to end &le; {slo.get('e2e_ms')} ms.</p>
 <table><tr><th>concurrency</th><th>requests</th><th>failed</th><th>TTFT ms p50/p90/p99</th><th>inter-token ms</th>
-<th>request ms</th><th>episode ms</th><th>requests/s</th><th>output tokens/s</th><th>goodput (req/s in SLO)</th>
+<th>TPOT ms</th><th>request ms</th><th>episode ms</th><th>requests/s</th><th>output tokens/s</th><th>goodput (req/s in SLO)</th>
 <th>in SLO</th><th>peak memory MB</th></tr>{rows}</table>
 {img("latency against concurrency", plot) if plot else ""}"""
 

@@ -5,8 +5,9 @@ package version, the consent snapshot it ran under, the household members whose 
 the records it excluded, counted by reason. Each entry carries the hash of the one before it and
 its own hash over its canonical JSON, so editing any byte of an entry, or deleting one, breaks the
 chain at a place `verify` names. `audit.head.json` records the last entry, so removing entries from
-the end is caught too. Each append also emits an OpenLineage COMPLETE run event (file transport,
-`openlineage.jsonl` beside the log) for the lineage tools a team already runs.
+the end is caught too. Each stage run also emits OpenLineage START and COMPLETE or FAIL run events
+(lineage/openlineage.py: file transport, `openlineage.jsonl` beside the log) for the lineage tools a
+team already runs; an entry carries its stage run's id.
 
 The log itself is JSON lines: easy to read, grep and ship. An append takes an exclusive lock, so
 several processes (torchrun ranks, parallel stages) never interleave entries.
@@ -33,14 +34,13 @@ from typing import Iterable
 from hrmtrain import __version__, atomic
 from hrmtrain.errors import HrmError
 from hrmtrain.jsonl import append_json_line
+from hrmtrain.lineage import openlineage
 
 GENESIS = "0" * 64
 KEY_ENV = "HRMTRAIN_AUDIT_KEY"
 KEY_FILE_ENV = "HRMTRAIN_AUDIT_KEY_FILE"
 LOG_NAME = "audit.jsonl"
 HEAD_NAME = "audit.head.json"
-OPENLINEAGE_NAME = "openlineage.jsonl"
-NAMESPACE = "hrmtrain"
 
 
 class LineageError(HrmError):
@@ -231,11 +231,14 @@ class AuditLog:
                 raise LineageError(f"{self.path}: refusing to append to a log that does not verify: {problems[0]}")
             entries = self.entries()
             last = entries[-1] if entries else None
+            stage_run = openlineage.current()
             entry = {
                 "seq": (last["seq"] + 1) if last else 1,
                 "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "stage": stage,
-                "run_id": str(uuid.uuid4()),
+                # the OpenLineage run this entry belongs to: the stage run's when one writes to this folder
+                "run_id": stage_run.run_id if stage_run and stage_run.lineage_dir.resolve() == self.root.resolve()
+                else str(uuid.uuid4()),
                 "hrmtrain_version": __version__,
                 "inputs": [a if isinstance(a, dict) else artifact(a) for a in inputs],
                 "outputs": [a if isinstance(a, dict) else artifact(a) for a in outputs],
@@ -253,7 +256,8 @@ class AuditLog:
                 head["mac"] = mac(self.key, f"{entry['seq']}:{entry['hash']}")
             append_json_line(self.path, entry, fsync=True, sort_keys=True, ensure_ascii=False, default=str)
             atomic.write_json(self.head_path, head)
-        self._emit_openlineage(entry)
+        if not openlineage.record(self.root, entry):
+            openlineage.complete_alone(self.root, entry)
         return entry
 
     def _drop_torn_tail(self) -> None:
@@ -268,21 +272,6 @@ class AuditLog:
             if complete.count(b"\n") == head.get("seq", 0):
                 with open(self.path, "r+b") as f:
                     f.truncate(len(complete))
-
-    def _emit_openlineage(self, entry: dict) -> None:
-        from openlineage.client import OpenLineageClient
-        from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
-        from openlineage.client.transport.file import FileConfig, FileTransport
-
-        client = OpenLineageClient(transport=FileTransport(FileConfig(
-            log_file_path=str(self.root / OPENLINEAGE_NAME), append=True)))
-        client.emit(RunEvent(
-            eventType=RunState.COMPLETE, eventTime=entry["time"], run=Run(runId=entry["run_id"]),
-            job=Job(namespace=NAMESPACE, name=entry["stage"]),
-            producer=f"https://pypi.org/project/hrmtrain/{__version__}",
-            inputs=[InputDataset(namespace="file", name=a["path"]) for a in entry["inputs"]],
-            outputs=[OutputDataset(namespace="file", name=a["path"]) for a in entry["outputs"]],
-        ))
 
     # -- questions -----------------------------------------------------------------------------------
     def producer_of(self, sha256: str, entries: list[dict] | None = None, before: int | None = None) -> dict | None:
