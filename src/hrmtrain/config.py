@@ -397,6 +397,7 @@ class BfclConfig:
 
     categories: list[str] = field(default_factory=lambda: list(BFCL_CATEGORIES))
     subset: BfclSubset = BfclSubset.fixed
+    limit: Optional[int] = checked(AT_LEAST_1, None)  # only the first N ids of each category (a quick look)
     # BFCL's handler for the model family: it formats the prompt (the L-Module speaks Qwen3's format) and
     # parses the answer
     handler: str = "Qwen/Qwen3-8B-FC"

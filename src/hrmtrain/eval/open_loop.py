@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 
 from hrmtrain.eval.latency import percentiles, tpot_s
-from hrmtrain.eval.openai_policy import RequestTiming, stream_chat, to_openai_messages
+from hrmtrain.eval.openai_policy import RequestTiming, stream_chat, timed_stream, to_openai_messages
 
 KEEP_UP = 0.9  # achieved / offered rate at or above which the server keeps up
 LATENCY_GROWTH = 2.0  # median e2e at most this many times the lowest rate's
@@ -101,39 +101,8 @@ def send(client, model: str, request: LoadRequest) -> RequestTiming:
 
 
 def _stream_completion(client, body: dict) -> RequestTiming:
-    import httpx
-
-    started = time.perf_counter()
-    timing = RequestTiming(False, 0.0)
-    chunks, usage, last = 0, None, None
-    try:
-        with client.stream("POST", "/completions", json={**body, "stream": True}) as response:
-            response.raise_for_status()
-            for line in response.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == "[DONE]":
-                    break
-                data = json.loads(payload)
-                if "error" in data:
-                    raise ValueError(f"server error in stream: {str(data['error'])[:200]}")
-                usage = data.get("usage") or usage
-                for choice in data.get("choices") or []:
-                    if choice.get("text"):
-                        now = time.perf_counter() - started
-                        if timing.ttft_s is None:
-                            timing.ttft_s = now
-                        elif last is not None:
-                            timing.chunk_gaps_s.append(now - last)
-                        last = now
-                        chunks += 1
-    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        timing.e2e_s, timing.error = time.perf_counter() - started, f"{type(exc).__name__}: {str(exc)[:200]}"
-        return timing
-    timing.ok, timing.e2e_s = True, time.perf_counter() - started
-    timing.output_tokens = int((usage or {}).get("completion_tokens") or chunks)
-    return timing
+    return timed_stream(client, "/completions", body,
+                        lambda data: any(choice.get("text") for choice in data.get("choices") or []))
 
 
 def run_rate(base_url: str, model: str, requests: list[LoadRequest], rate: float, arrival: str, seed: int,

@@ -111,17 +111,18 @@ class OpenAIPolicy:
         return _turn(content, calls, timing.output_tokens)
 
 
-def stream_chat(client, body: dict) -> tuple[RequestTiming, str, list[dict]]:
-    """One streamed chat completion, timed: SSE chunks of content deltas, tool-call deltas merged by index,
-    usage in the last chunk (if sent). Returns the timing, the text and the tool calls."""
+def timed_stream(client, path: str, body: dict, read_chunk) -> RequestTiming:
+    """POST `body` to `path` with stream=True and read its server-sent events; `read_chunk(data)` takes each
+    event's JSON and says whether it carried output (text or a tool call). Times the first such chunk
+    (TTFT), the gaps between them and the end; the output tokens from the last chunk's usage, else the
+    chunks counted. A failed request becomes a timing with `error` set."""
     import httpx
 
     started = time.perf_counter()
     timing = RequestTiming(False, 0.0)
-    content, calls, chunks, usage = [], {}, 0, None
-    last = None
+    chunks, usage, last = 0, None, None
     try:
-        with client.stream("POST", "/chat/completions", json={**body, "stream": True}) as response:
+        with client.stream("POST", path, json={**body, "stream": True}) as response:
             response.raise_for_status()
             for line in response.iter_lines():
                 if not line.startswith("data:"):
@@ -133,26 +134,42 @@ def stream_chat(client, body: dict) -> tuple[RequestTiming, str, list[dict]]:
                 if "error" in data:
                     raise ValueError(f"server error in stream: {str(data['error'])[:200]}")
                 usage = data.get("usage") or usage
-                for choice in data.get("choices") or []:
-                    delta = choice.get("delta") or {}
-                    piece = delta.get("content") or ""
-                    if piece or delta.get("tool_calls"):
-                        now = time.perf_counter() - started
-                        if timing.ttft_s is None:
-                            timing.ttft_s = now
-                        elif last is not None:
-                            timing.chunk_gaps_s.append(now - last)
-                        last = now
-                        chunks += 1
-                    content.append(piece)
-                    for tc in delta.get("tool_calls") or []:
-                        slot = calls.setdefault(tc.get("index", len(calls)), {"function": {"name": "", "arguments": ""}})
-                        fn = tc.get("function") or {}
-                        slot["function"]["name"] += fn.get("name") or ""
-                        slot["function"]["arguments"] += fn.get("arguments") or ""
+                if read_chunk(data):
+                    now = time.perf_counter() - started
+                    if timing.ttft_s is None:
+                        timing.ttft_s = now
+                    elif last is not None:
+                        timing.chunk_gaps_s.append(now - last)
+                    last = now
+                    chunks += 1
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
         timing.e2e_s, timing.error = time.perf_counter() - started, f"{type(exc).__name__}: {str(exc)[:200]}"
-        return timing, "", []
+        return timing
     timing.ok, timing.e2e_s = True, time.perf_counter() - started
     timing.output_tokens = int((usage or {}).get("completion_tokens") or chunks)
+    return timing
+
+
+def stream_chat(client, body: dict) -> tuple[RequestTiming, str, list[dict]]:
+    """One streamed chat completion, timed: content deltas, tool-call deltas merged by index. Returns the
+    timing, the text and the tool calls."""
+    content, calls = [], {}
+
+    def read(data: dict) -> bool:
+        out = False
+        for choice in data.get("choices") or []:
+            delta = choice.get("delta") or {}
+            piece = delta.get("content") or ""
+            out = out or bool(piece or delta.get("tool_calls"))
+            content.append(piece)
+            for tc in delta.get("tool_calls") or []:
+                slot = calls.setdefault(tc.get("index", len(calls)), {"function": {"name": "", "arguments": ""}})
+                fn = tc.get("function") or {}
+                slot["function"]["name"] += fn.get("name") or ""
+                slot["function"]["arguments"] += fn.get("arguments") or ""
+        return out
+
+    timing = timed_stream(client, "/chat/completions", body, read)
+    if not timing.ok:
+        return timing, "", []
     return timing, "".join(content), [calls[i] for i in sorted(calls)]

@@ -34,7 +34,12 @@ def fixed_subset() -> dict[str, list[str]]:
 
 def bfcl_ids(b: BfclConfig, env_python: Path) -> dict[str, list[str]]:
     """category -> ids: the fixed subset's, or (eval.bfcl.subset=full) every id of the category, read from
-    the data files inside the BFCL environment."""
+    the data files inside the BFCL environment; the first eval.bfcl.limit of each, if set."""
+    ids = _all_ids(b, env_python)
+    return {c: v[: b.limit] for c, v in ids.items()} if b.limit else ids
+
+
+def _all_ids(b: BfclConfig, env_python: Path) -> dict[str, list[str]]:
     import subprocess
 
     if str(b.subset) == "fixed":
@@ -118,7 +123,7 @@ def evaluate_bfcl(cfg: HrmConfig, model: Path, base: Path | None, out: Path) -> 
     ids = bfcl_ids(b, python)
     work = out.parent / "bfcl"
     results: dict = {"suite": "bfcl", "bfcl_eval": environment.bfcl_version(env), "handler": b.handler,
-                     "subset": str(b.subset), "ids": ids, "entries": sum(len(v) for v in ids.values()),
+                     "subset": str(b.subset) + (f", first {b.limit} of each category" if b.limit else ""), "ids": ids, "entries": sum(len(v) for v in ids.values()),
                      "server": {"command": "transformers serve", "device": b.server_device,
                                 "args": list(b.server_args)},
                      "models": {}}
