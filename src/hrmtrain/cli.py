@@ -102,6 +102,17 @@ def run_stage(stage: str, cfg):
     return None
 
 
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM (`kill`, a scheduler's stop) ends the command as SystemExit, so that what it started and wrote
+    is cleaned up as on Ctrl-C: a model server it started is stopped (eval/server.py: otherwise it goes on
+    generating, orphaned), staged output is rolled back, and the stage's OpenLineage run ends as FAIL."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -112,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"hrmtrain {__version__}")
         return
+    _exit_cleanly_on_sigterm()
     stage = argv[0]
     from hrmtrain.commands import COMMANDS
 

@@ -402,6 +402,8 @@ class BfclConfig:
     # parses the answer
     handler: str = "Qwen/Qwen3-8B-FC"
     compare_base: bool = True  # also score the run's untrained base; the report shows the change per category
+    # new tokens an answer may take (BFCL asks for up to 4,096; eval/bfcl/capped_endpoint.py); null: BFCL's own
+    max_new_tokens: Optional[int] = checked(AT_LEAST_1, 512)
     env_dir: Optional[str] = None  # BFCL's separate environment; default $HRMTRAIN_CACHE/bfcl/<lock hash>
     server_device: str = "cpu"  # `transformers serve --device`
     server_args: list[str] = field(default_factory=list)  # extra `transformers serve` flags

@@ -5,6 +5,8 @@ and, slow, `hrmtrain eval suite=bfcl` end to end from a fresh environment agains
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from helpers import compose, run_cli, small_train
 from hrmtrain.config import BFCL_CATEGORIES
 from hrmtrain.errors import HrmError
 from hrmtrain.eval.bfcl import environment
+from hrmtrain.eval.bfcl.capped_endpoint import CappedEndpoint
 from hrmtrain.eval.bfcl.report_section import bfcl_section
 from hrmtrain.eval.bfcl.runner import BfclRun, read_scores
 from hrmtrain.eval.bfcl.stage import change, fixed_subset, summarise, bfcl_ids
@@ -96,6 +99,55 @@ def test_an_environment_that_cannot_be_installed_is_removed_and_named(tmp_path):
     assert "hrmtrain-no-such-package-anywhere" in (env_dir.parent / f"{env_dir.name}.install.log").read_text()
 
 
+class Upstream(BaseHTTPRequestHandler):
+    """A model server stand-in: answers /v1/models, and a completion that says what max_tokens it was asked for,
+    stopping at that length when it is under 100 (a model that never stops by itself)."""
+
+    def do_GET(self):  # noqa: N802
+        self._send({"object": "list", "data": [{"id": "m"}]})
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        asked = body.get("max_tokens")
+        self._send({"choices": [{"text": f"asked {asked}", "finish_reason": "length" if asked and asked < 100 else "stop"}],
+                    "model": body["model"]})
+
+    def _send(self, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_capped_endpoint_lowers_max_tokens_and_passes_the_rest():
+    import httpx
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        with CappedEndpoint(f"http://127.0.0.1:{upstream.server_address[1]}", 64) as proxy:
+            base = f"http://{proxy.host}:{proxy.port}/v1"
+            assert httpx.get(f"{base}/models").json()["data"][0]["id"] == "m"
+            big = httpx.post(f"{base}/completions", json={"model": "/models/x", "prompt": "p", "max_tokens": 4096}).json()
+            small = httpx.post(f"{base}/completions", json={"model": "/models/x", "prompt": "p", "max_tokens": 20}).json()
+            unset = httpx.post(f"{base}/completions", json={"model": "/models/x", "prompt": "p"}).json()
+        assert big["choices"][0]["text"] == "asked 64" and big["model"] == "/models/x"
+        assert small["choices"][0]["text"] == "asked 20" and unset["choices"][0]["text"] == "asked 64"
+        assert proxy.summary() == {"max_new_tokens": 64, "requests": 3, "capped": 2, "stopped_at_cap": 2}
+        with CappedEndpoint(f"http://127.0.0.1:{upstream.server_address[1]}", None) as proxy:  # no cap
+            out = httpx.post(f"http://{proxy.host}:{proxy.port}/v1/completions",
+                             json={"model": "m", "prompt": "p", "max_tokens": 4096}).json()
+        assert out["choices"][0]["text"] == "asked 4096" and proxy.capped == 0
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+
+
 @pytest.mark.slow
 def test_eval_suite_bfcl_scores_a_trained_model_and_its_base_by_bfcls_checker(tmp_path, sample_data):
     """The documented command, `hrmtrain eval suite=bfcl`, on a SmolLM2 run (two LoRA steps: the command's
@@ -105,8 +157,10 @@ def test_eval_suite_bfcl_scores_a_trained_model_and_its_base_by_bfcls_checker(tm
     base answers BFCL's questions in prose, with no call: 0 on simple_python, while irrelevance rewards
     exactly that."""
     (tmp_path / "data").symlink_to(sample_data, target_is_directory=True)
-    overrides = [o for o in small_train(tmp_path, "bfcl", steps=2) if not o.startswith("experiment=")]
-    overrides += ["model.lora.enabled=true", "trainer.eval_every=2", "trainer.checkpoint_every=2"]
+    # run.dir relative to the working folder, as a user types it (BFCL runs in a folder of its own)
+    overrides = [o for o in small_train(tmp_path, "bfcl", steps=2)
+                 if not o.startswith(("experiment=", "run.dir=", "trainer.eval_every=", "trainer.checkpoint_every="))]
+    overrides += ["run.dir=runs", "model.lora.enabled=true", "trainer.eval_every=2", "trainer.checkpoint_every=2"]
     res = run_cli(["train", *overrides], cwd=tmp_path, tiny=False, timeout=1800)
     assert res.returncode == 0, res.stderr[-2000:]
     res = run_cli(["report", *overrides], cwd=tmp_path, tiny=False)

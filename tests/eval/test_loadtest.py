@@ -246,3 +246,41 @@ def test_loadtest_cli_open_loop_on_household_requests_plots_against_offered_load
 
     page = load_section(result)
     assert "Latency against offered load" in page and page.count("data:image/png;base64,") == 1
+
+
+def test_sigterm_stops_the_server_the_command_started(trained_model, tmp_path, sample_data):
+    """`kill` of a running `hrmtrain loadtest` ends it as a failed run and takes its model server with it
+    (an orphaned server would go on generating)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from helpers import TINY
+
+    proc = subprocess.Popen([sys.executable, "-m", "hrmtrain", "loadtest", TINY, f"eval.model={trained_model}",
+                             f"data.path={sample_data}", f"run.dir={tmp_path}", "eval.load.mode=closed",
+                             "eval.load.concurrency=[1]", "eval.load.episodes_per_level=500", "eval.load.repeats=1",
+                             "eval.load.warmup_requests=0", "eval.load.max_new_tokens=8"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server_pid = None
+    try:
+        for line in proc.stdout:
+            if "loadtest: serving" in line:
+                server_pid = int(line.rsplit("(pid ", 1)[1].split(")")[0])
+                break
+        assert server_pid and psutil.pid_exists(server_pid)
+        time.sleep(2)  # mid-sweep
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 30
+    while psutil.pid_exists(server_pid) and psutil.Process(server_pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the model server outlived the command"
+        time.sleep(0.2)
+    events = [json.loads(line) for line in (tmp_path / "lineage" / "openlineage.jsonl").read_text().splitlines()]
+    assert [(e["job"]["name"], e["eventType"]) for e in events] == [("loadtest", "START"), ("loadtest", "FAIL")]

@@ -45,7 +45,8 @@ def _write_project(run: BfclRun, host: str, port: int) -> None:
 
 
 def _bfcl(run: BfclRun, args: list[str], log_path: Path, what: str) -> None:
-    env = {**os.environ, "BFCL_PROJECT_ROOT": str(run.project), "HF_HUB_OFFLINE": "1",
+    # absolute: BFCL runs in the project folder, where a relative run.dir would point elsewhere
+    env = {**os.environ, "BFCL_PROJECT_ROOT": str(run.project.resolve()), "HF_HUB_OFFLINE": "1",
            "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("PYTHONPATH", None)  # hrmtrain's environment must not leak into BFCL's
     with open(log_path, "ab") as log:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from hrmtrain import atomic
 from hrmtrain.errors import HrmError
 from hrmtrain.eval.bfcl import environment
+from hrmtrain.eval.bfcl.capped_endpoint import CappedEndpoint
 from hrmtrain.eval.bfcl.runner import BfclRun, score_served
 from hrmtrain.eval.metrics import wilson
 
@@ -98,14 +99,16 @@ def score_model(b: BfclConfig, env_python: Path, model: Path, ids: dict, work: P
     run = BfclRun(env_python, work, b.handler, ids, b.timeout_s)
     total = sum(len(v) for v in ids.values())
     started = time.perf_counter()
-    with ServedModel(model, work / "server.log", device=b.server_device, extra_args=list(b.server_args)) as server:
+    with ServedModel(model, work / "server.log", device=b.server_device, extra_args=list(b.server_args)) as server, \
+            CappedEndpoint(f"http://{server.host}:{server.port}", b.max_new_tokens) as endpoint:
         with tqdm(total=total, desc=f"bfcl {label}", unit="entry") as bar:
             def progress(n: int) -> None:
-                bar.update(max(0, min(n, total) - bar.n))
-            scored = score_served(run, server.model, server.host, server.port, work / "bfcl.log", progress)
+                if min(n, total) > bar.n:
+                    bar.update(min(n, total) - bar.n)
+            scored = score_served(run, server.model, endpoint.host, endpoint.port, work / "bfcl.log", progress)
     return {"model": str(model), **summarise(scored["per_category"]), "generate_s": scored["generate_s"],
             "evaluate_s": scored["evaluate_s"], "wall_s": round(time.perf_counter() - started, 1),
-            "project": str(work)}
+            "answers": endpoint.summary(), "project": str(work)}
 
 
 def env_dir(b: BfclConfig) -> Path:
@@ -123,7 +126,8 @@ def evaluate_bfcl(cfg: HrmConfig, model: Path, base: Path | None, out: Path) -> 
     ids = bfcl_ids(b, python)
     work = out.parent / "bfcl"
     results: dict = {"suite": "bfcl", "bfcl_eval": environment.bfcl_version(env), "handler": b.handler,
-                     "subset": str(b.subset) + (f", first {b.limit} of each category" if b.limit else ""), "ids": ids, "entries": sum(len(v) for v in ids.values()),
+                     "subset": str(b.subset) + (f", first {b.limit} of each category" if b.limit else ""), "ids": ids,
+                     "max_new_tokens": b.max_new_tokens, "entries": sum(len(v) for v in ids.values()),
                      "server": {"command": "transformers serve", "device": b.server_device,
                                 "args": list(b.server_args)},
                      "models": {}}
