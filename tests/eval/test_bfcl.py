@@ -165,12 +165,14 @@ def test_eval_suite_bfcl_scores_a_trained_model_and_its_base_by_bfcls_checker(tm
     assert res.returncode == 0, res.stderr[-2000:]
     res = run_cli(["report", *overrides], cwd=tmp_path, tiny=False)
     assert res.returncode == 0, res.stderr[-2000:]
+    # answers capped at 128 tokens (the base's prose would run to the default 512): a call fits, and CI's hour too
     res = run_cli(["eval", "suite=bfcl", *overrides, "eval.bfcl.categories=[simple_python,irrelevance]",
-                   "eval.bfcl.limit=5"], cwd=tmp_path, tiny=False, timeout=3600)
+                   "eval.bfcl.limit=5", "eval.bfcl.max_new_tokens=128"], cwd=tmp_path, tiny=False, timeout=3600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     results = json.loads((tmp_path / "runs" / "bfcl" / "eval" / "bfcl.json").read_text())
     assert results["bfcl_eval"] == "2026.3.23" and set(results["models"]) == {"trained", "base"}
-    assert results["ids"]["simple_python"] == fixed_subset()["simple_python"][:5]
+    assert results["ids"]["simple_python"] == fixed_subset()["simple_python"][:5] and results["max_new_tokens"] == 128
+    assert all(m["answers"]["requests"] == 10 for m in results["models"].values()), results["models"]
     for name, m in results["models"].items():
         assert set(m["per_category"]) == {"simple_python", "irrelevance"}
         assert all(r["total"] == 5 for r in m["per_category"].values()), (name, m["per_category"])
