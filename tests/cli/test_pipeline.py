@@ -95,6 +95,14 @@ def test_pipeline_short_run_learns_and_reports(tmp_path):
     assert "val loss drop" in res.stdout  # the summary table
     assert (tmp_path / "data" / "sft" / "train.parquet").is_file()
     assert (tmp_path / "lineage" / "audit.jsonl").is_file()
+    # OpenLineage: the pipeline's run, and each step as a run of its own with the pipeline as its parent
+    events = [json.loads(line) for line in (tmp_path / "lineage" / "openlineage.jsonl").read_text().splitlines()]
+    runs = [(e["job"]["name"], e["eventType"]) for e in events]
+    assert runs[0] == ("pipeline", "START") and runs[-1] == ("pipeline", "COMPLETE")
+    steps = ["data", "train", "retrieval", "eval", "loadtest", "export", "report"]
+    assert [name for name, state in runs if state == "COMPLETE"][:-1] == steps, runs
+    assert all(e["run"]["facets"]["parent"]["run"]["runId"] == events[0]["run"]["runId"]
+               for e in events[1:-1]), "every step names the pipeline's run as its parent"
     assert "examples per task type and split" in res.stdout
     val, _ = _check_run(tmp_path / "runs" / "short")
     assert len(val) == 5  # step 0, 10, 20, 30, 40
