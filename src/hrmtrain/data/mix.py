@@ -55,7 +55,7 @@ def _as_example(row: Row, name: str) -> dict:
 
 def mix_rows(sources, household_train: int, seed: int) -> tuple[list[dict], list[MixedSource], list[str]]:
     """The rows `data.mix` adds to a training split of `household_train` household rows; what each source
-    gave; warnings."""
+    gave; warnings. `check_sources` has vetted the sources before any work (build.py)."""
     if not sources:
         return [], [], []
     total = sum(s.weight for s in sources)
@@ -70,8 +70,7 @@ def mix_rows(sources, household_train: int, seed: int) -> tuple[list[dict], list
         if name in names:
             raise HrmError(f"data.mix[{k}]: two sources are named {name!r}; give each a distinct name")
         names.add(name)
-        files = data_files(path, setting=f"data.mix[{k}].path")
-        _refuse_bfcl(path, files)
+        files = data_files(path, setting=f"data.mix[{k}].path")  # BFCL's data: refused by check_sources, first
         available = load_rows(path, setting=f"data.mix[{k}].path")
         wanted = round(s.weight / (1.0 - total) * household_train)
         if wanted > len(available):
